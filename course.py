@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""The course's two commands, and a few more. Needs only Python 3.10+ (standard library).
+
+    python3 course.py run      # execute every lesson on CPU, write build/ (notebooks + HTML)
+    python3 course.py test     # the whole test suite: unit tests and every lesson under nbval
+
+Both create the virtual environment ``.venv`` on first use (about 4 minutes, ~7 GB: TensorFlow
+and PyTorch) and reuse it afterwards; it is reinstalled only when pyproject.toml or
+requirements/lock.txt change.  Other commands:
+
+    python3 course.py setup    # only create / update the environment
+    python3 course.py lab      # start JupyterLab in the environment
+    python3 course.py grade    # grade homework submissions (see homework/README.md)
+
+Environment variables:
+    COURSE_VENV    where the environment lives (default: .venv beside this file)
+    COURSE_PYTHON  use this interpreter as it is, e.g. an activated conda env or Kaggle's
+                   python; nothing is created or installed (run ``setup --here`` once for that).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+LOCK = ROOT / "requirements" / "lock.txt"
+STAMP_NAME = ".course-stamp"
+# Packages that the lock must never bring in. triton comes with torch's CUDA build, is not
+# needed on CPU, and its native library crashes the process when TensorFlow is imported before
+# torchvision (see README, "Known pitfalls").
+REMOVE_AFTER_INSTALL = ["triton"]
+
+
+def _venv_dir() -> Path:
+    return Path(os.environ.get("COURSE_VENV", ROOT / ".venv")).resolve()
+
+
+def _venv_python(venv_dir: Path) -> Path:
+    sub = "Scripts/python.exe" if os.name == "nt" else "bin/python"
+    return venv_dir / sub
+
+
+def _fingerprint() -> str:
+    h = hashlib.sha256()
+    for f in (ROOT / "pyproject.toml", LOCK):
+        h.update(f.read_bytes())
+    h.update(sys.version.split()[0].encode())
+    return h.hexdigest()
+
+
+def _pip_install(python: Path | str) -> None:
+    pip = [str(python), "-m", "pip"]
+    started = time.perf_counter()
+    print(f"[course] installing the course environment into {python} ...", flush=True)
+    subprocess.run(pip + ["install", "--upgrade", "pip"], check=True)
+    subprocess.run(pip + ["install", "-c", str(LOCK), "-e", f"{ROOT}[test]"], check=True)
+    subprocess.run(pip + ["uninstall", "-y", *REMOVE_AFTER_INSTALL], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"[course] environment ready in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def ensure_env() -> str:
+    """Return the python to use, creating or updating .venv when needed."""
+    if os.environ.get("COURSE_PYTHON"):
+        return os.environ["COURSE_PYTHON"]
+    vdir = _venv_dir()
+    python = _venv_python(vdir)
+    stamp = vdir / STAMP_NAME
+    want = _fingerprint()
+    if python.exists() and stamp.exists() and stamp.read_text().strip() == want:
+        return str(python)
+    started = time.perf_counter()
+    if not python.exists():
+        if sys.version_info[:2] not in ((3, 10), (3, 11), (3, 12)):
+            sys.exit(f"[course] Python {sys.version.split()[0]} found; the course needs 3.10-3.12 "
+                     "(TensorFlow and PyTorch wheels). Run this script with such a python, "
+                     "for example `python3.11 course.py ...`.")
+        print(f"[course] creating a virtual environment in {vdir}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=False).create(vdir)
+    _pip_install(python)
+    stamp.write_text(want + "\n")
+    print(f"[course] set-up took {time.perf_counter() - started:.0f} s", flush=True)
+    return str(python)
+
+
+def _run(cmd: list[str]) -> int:
+    env = dict(os.environ)
+    env.setdefault("PYTHONHASHSEED", "0")
+    env.setdefault("MPLBACKEND", "Agg")
+    return subprocess.call(cmd, cwd=ROOT, env=env)
+
+
+def cmd_setup(args: list[str]) -> int:
+    if args[:1] == ["--here"]:
+        # Install into the interpreter running this script (conda env, Kaggle, ...).
+        _pip_install(sys.executable)
+        return 0
+    print(ensure_env())
+    return 0
+
+
+def cmd_run(args: list[str]) -> int:
+    python = ensure_env()
+    return _run([python, "-m", "course_utils.build", *args])
+
+
+def test_command(python: str, extra: list[str]) -> list[str]:
+    """The README's test command: unit tests plus every lesson notebook under nbval."""
+    notebooks = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    workers = os.environ.get("COURSE_TEST_WORKERS", "2")
+    cmd = [python, "-m", "pytest", "tests", *notebooks,
+           "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
+           "--nbval-cell-timeout", "600"]
+    if workers not in ("0", "1"):
+        cmd += ["-n", workers, "--dist", "loadscope"]
+    return cmd + extra
+
+
+def cmd_test(args: list[str]) -> int:
+    python = ensure_env()
+    return _run(test_command(python, args))
+
+
+def cmd_lab(args: list[str]) -> int:
+    python = ensure_env()
+    return _run([python, "-m", "jupyter", "lab", "--notebook-dir", str(ROOT), *args])
+
+
+def cmd_grade(args: list[str]) -> int:
+    python = ensure_env()
+    return _run([python, "-m", "course_utils.grading", *args])
+
+
+COMMANDS = {"setup": cmd_setup, "run": cmd_run, "test": cmd_test, "lab": cmd_lab, "grade": cmd_grade}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"unknown command {name!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    return COMMANDS[name](rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

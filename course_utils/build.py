@@ -1,0 +1,128 @@
+"""Execute the lesson notebooks headless and write ``build/`` (``python3 course.py run``).
+
+    python -m course_utils.build run                       # every lesson -> build/*.ipynb + *.html
+    python -m course_utils.build run notebooks/02_face_detection.ipynb -p FULL_DATA /data/x
+    python -m course_utils.build run --inplace notebooks/02_face_detection.ipynb
+                                                           # refresh a notebook's stored outputs
+
+Each notebook runs in its own kernel with ``notebooks/`` as working directory, through papermill
+(so its ``parameters`` cell can be overridden with ``-p NAME VALUE``).  A failing lesson does not
+stop the others; the exit status is 1 if any failed.  A time summary is printed at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .env import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+BUILD_DIR = REPO_ROOT / "build"
+#: The whole course should run within this many seconds on a 2-core CPU (issue budget).
+COURSE_BUDGET_S = 120
+
+
+def lesson_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The lesson notebooks (``NN_*.ipynb``) in order."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _clean_metadata(nb) -> None:
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+
+
+def execute_inplace(path: Path, timeout: int = 600) -> float:
+    """Execute ``path`` and store the fresh outputs in the same file; returns seconds taken."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    started = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    _clean_metadata(nb)
+    nbformat.write(nb, path)
+    return time.perf_counter() - started
+
+
+def execute_to_build(path: Path, out_dir: Path, parameters: dict, timeout: int = 600) -> float:
+    """Execute ``path`` with papermill into ``out_dir`` and export an HTML page beside it."""
+    import nbformat
+    import papermill as pm
+    from nbconvert import HTMLExporter
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_nb = out_dir / path.name
+    started = time.perf_counter()
+    try:
+        pm.execute_notebook(str(path), str(out_nb), parameters=parameters, kernel_name="python3",
+                            cwd=str(path.parent), progress_bar=False, execution_timeout=timeout,
+                            log_output=False)
+    finally:
+        elapsed = time.perf_counter() - started
+        if out_nb.exists():  # papermill writes the partial notebook on failure too
+            body, _ = HTMLExporter().from_notebook_node(nbformat.read(out_nb, as_version=4))
+            out_nb.with_suffix(".html").write_text(body, encoding="utf-8")
+    return elapsed
+
+
+def _parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"None": None, "True": True, "False": False}.get(text, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course.py run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run"], nargs="?", default="run")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/NN_*.ipynb")
+    parser.add_argument("--out", type=Path, default=BUILD_DIR, help="output folder (default build/)")
+    parser.add_argument("--inplace", action="store_true", help="store outputs in the notebook itself")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    notebooks = [p.resolve() for p in args.notebooks] or lesson_notebooks()
+    missing = [p for p in notebooks if not p.exists()]
+    if missing:
+        print("not found: " + ", ".join(map(str, missing)), file=sys.stderr)
+        return 2
+    params = {k: _parse_value(v) for k, v in args.parameter}
+    rows, failed = [], []
+    total_start = time.perf_counter()
+    for nb in notebooks:
+        print(f"[run] {nb.name} ...", flush=True)
+        try:
+            seconds = (execute_inplace(nb, args.timeout) if args.inplace
+                       else execute_to_build(nb, args.out, params, args.timeout))
+            status = "ok"
+        except Exception as exc:  # report and go on with the next lesson
+            seconds, status = float("nan"), f"FAILED: {type(exc).__name__}"
+            failed.append(nb.name)
+            print(f"[run] {nb.name} failed:\n{exc}", file=sys.stderr, flush=True)
+        rows.append((nb.name, seconds, status))
+    total = time.perf_counter() - total_start
+    width = max(len(r[0]) for r in rows)
+    print("\nlesson".ljust(width + 1) + "   seconds  status")
+    for name, sec, status in rows:
+        print(f"{name.ljust(width)}  {sec:8.1f}  {status}")
+    budget = f" (budget {COURSE_BUDGET_S} s)" if not args.notebooks else ""
+    print(f"{'total'.ljust(width)}  {total:8.1f}{budget}")
+    if not args.inplace:
+        print(f"executed notebooks and HTML pages: {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,418 @@
+"""Face detection behind one interface (lesson 02).
+
+    faces = cu.detect_faces(img)                      # MTCNN (ipazc mtcnn 1.0, TensorFlow)
+    faces = cu.detect_faces(img, backend="facenet")   # facenet-pytorch's MTCNN (PyTorch)
+    faces = cu.detect_faces(img, backend="haar")      # OpenCV's Viola-Jones cascade
+
+Every backend returns a list of :class:`Face` records, sorted by score (highest first):
+
+* ``box``: ``(x1, y1, x2, y2)`` in pixels of the *input* image, clipped to the image;
+* ``score``: the detector's confidence (MTCNN: O-Net probability in [0, 1]; Haar: the
+  cascade's level weight, unbounded, only comparable within Haar);
+* ``keypoints``: ``{"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}`` as
+  ``(x, y)``, or ``None`` for Haar.  *Left* and *right* are as seen in the image: ``left_eye``
+  is the eye with the smaller x (the subject's right eye).
+
+An image with no face gives ``[]`` (never ``None``, never an exception).  A list of images gives
+a list of such lists (batched where the backend can batch).  Large images are detected on a copy
+whose longer side is ``max_side`` pixels and the boxes are mapped back.
+
+Both MTCNN backends ship their weights inside their packages, so all three work offline.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .images import ImageLike, load_image, resize_max_side
+
+BACKENDS = ("mtcnn", "facenet", "haar")
+KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+#: The three MTCNN thresholds (P-Net, R-Net, O-Net) that each implementation uses by default.
+DEFAULT_THRESHOLDS = {"mtcnn": (0.6, 0.7, 0.8), "facenet": (0.6, 0.7, 0.7)}
+#: Images are detected on a copy no larger than this (longer side, pixels).
+DEFAULT_MAX_SIDE = 1600
+#: MTCNN cannot see faces smaller than its 12-pixel P-Net window.
+MIN_IMAGE_SIDE = 12
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face.  See the module docstring for the conventions."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: dict[str, tuple[float, float]] | None = None
+    backend: str = ""
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
+
+    def keypoints_array(self) -> np.ndarray:
+        """The five keypoints as a (5, 2) float array in ``KEYPOINT_NAMES`` order.
+
+        Raises:
+            ValueError: the backend gave no keypoints (Haar).
+        """
+        if self.keypoints is None:
+            raise ValueError(f"the {self.backend or 'detection'} backend gives no keypoints; "
+                             "use backend='mtcnn' or 'facenet'")
+        return np.array([self.keypoints[k] for k in KEYPOINT_NAMES], dtype=np.float64)
+
+    def scaled(self, factor: float) -> "Face":
+        """This face with all coordinates multiplied by ``factor``."""
+        box = tuple(float(v) * factor for v in self.box)
+        kps = None if self.keypoints is None else {
+            k: (x * factor, y * factor) for k, (x, y) in self.keypoints.items()}
+        return replace(self, box=box, keypoints=kps)
+
+
+def clip_box(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:
+    """Clip ``(x1, y1, x2, y2)`` to an image of the given size."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return (min(max(x1, 0.0), width), min(max(y1, 0.0), height),
+            min(max(x2, 0.0), width), min(max(y2, 0.0), height))
+
+
+def _validate_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown detection backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return backend
+
+
+def _thresholds(backend: str, thresholds: Sequence[float] | None) -> tuple[float, float, float]:
+    if thresholds is None:
+        return DEFAULT_THRESHOLDS[backend]
+    t = tuple(float(v) for v in thresholds)
+    if len(t) != 3 or not all(0.0 <= v <= 1.0 for v in t):
+        raise ValueError(f"thresholds must be three numbers in [0, 1] (P-Net, R-Net, O-Net), got {thresholds!r}")
+    return t  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------- backends
+
+
+class Detector:
+    """Base class of the backends: turns RGB uint8 arrays into lists of :class:`Face`."""
+
+    name = ""
+    can_batch = False
+
+    def detect_arrays(self, images: list[np.ndarray]) -> list[list[Face]]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class MTCNNDetector(Detector):
+    """ipazc ``mtcnn`` 1.0 (TensorFlow).  Batches images of any sizes (it pads them)."""
+
+    name = "mtcnn"
+    can_batch = True
+
+    def __init__(self, min_face_size: int = 20, thresholds: Sequence[float] | None = None,
+                 scale_factor: float = 0.709):
+        from .env import quiet_tensorflow
+
+        quiet_tensorflow()
+        from mtcnn import MTCNN
+
+        self.model = MTCNN(device="CPU:0")
+        self.min_face_size = int(min_face_size)
+        self.thresholds = _thresholds("mtcnn", thresholds)
+        self.scale_factor = float(scale_factor)
+
+    def raw_kwargs(self) -> dict:
+        t = self.thresholds
+        return dict(min_face_size=self.min_face_size, scale_factor=self.scale_factor,
+                    threshold_pnet=t[0], threshold_rnet=t[1], threshold_onet=t[2])
+
+    def detect_arrays(self, images):
+        rows = self.model.detect_faces(list(images), box_format="xyxy", output_type="numpy",
+                                       **self.raw_kwargs())
+        rows = np.asarray(rows).reshape(-1, 16) if np.size(rows) else np.empty((0, 16))
+        out: list[list[Face]] = [[] for _ in images]
+        for r in rows:
+            i = int(r[0])
+            # mtcnn's numpy rows hold the five x values, then the five y values.
+            kps = {name: (float(r[6 + j]), float(r[11 + j])) for j, name in enumerate(KEYPOINT_NAMES)}
+            out[i].append(Face(box=(float(r[1]), float(r[2]), float(r[3]), float(r[4])),
+                               score=float(r[5]), keypoints=kps, backend=self.name))
+        return out
+
+
+class FacenetDetector(Detector):
+    """facenet-pytorch's MTCNN (PyTorch, CPU).  Batches images of equal size."""
+
+    name = "facenet"
+    can_batch = True
+
+    def __init__(self, min_face_size: int = 20, thresholds: Sequence[float] | None = None,
+                 scale_factor: float = 0.709):
+        from facenet_pytorch import MTCNN
+
+        self.model = MTCNN(keep_all=True, min_face_size=int(min_face_size),
+                           thresholds=list(_thresholds("facenet", thresholds)),
+                           factor=float(scale_factor), select_largest=False, device="cpu")
+
+    def _convert(self, boxes, probs, points) -> list[Face]:
+        if boxes is None:
+            return []
+        faces = []
+        for b, p, pts in zip(boxes, probs, points):
+            kps = {name: (float(pts[j][0]), float(pts[j][1])) for j, name in enumerate(KEYPOINT_NAMES)}
+            faces.append(Face(box=tuple(float(v) for v in b), score=float(p), keypoints=kps, backend=self.name))
+        return faces
+
+    def detect_arrays(self, images):
+        import torch
+
+        # facenet-pytorch batches only equal-sized images: group them by shape.
+        groups: dict[tuple, list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(im.shape, []).append(i)
+        results: dict[int, list[Face]] = {}
+        with torch.inference_mode():
+            for shape, idx in groups.items():
+                batch = np.stack([images[i] for i in idx])
+                boxes, probs, points = self.model.detect(batch, landmarks=True)
+                for k, i in enumerate(idx):
+                    results[i] = self._convert(boxes[k], probs[k], points[k])
+        return [results[i] for i in range(len(images))]
+
+
+class HaarDetector(Detector):
+    """OpenCV's frontal-face Haar cascade (Viola & Jones 2001), the classic baseline."""
+
+    name = "haar"
+
+    def __init__(self, min_face_size: int = 20, scale_factor: float = 1.1, min_neighbors: int = 5,
+                 cascade: str = "haarcascade_frontalface_default.xml", thresholds=None):
+        import cv2
+
+        if thresholds is not None:
+            raise ValueError("thresholds apply to the MTCNN backends; Haar uses min_neighbors")
+        path = cv2.data.haarcascades + cascade
+        self.model = cv2.CascadeClassifier(path)
+        if self.model.empty():
+            raise FileNotFoundError(f"OpenCV cascade not found or unreadable: {path}")
+        self.min_face_size = int(min_face_size)
+        self.scale_factor = float(scale_factor)
+        self.min_neighbors = int(min_neighbors)
+
+    def detect_arrays(self, images):
+        import cv2
+
+        out = []
+        for im in images:
+            gray = cv2.equalizeHist(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY))
+            rects, _levels, weights = self.model.detectMultiScale3(
+                gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                minSize=(self.min_face_size, self.min_face_size), outputRejectLevels=True)
+            faces = [Face(box=(float(x), float(y), float(x + w), float(y + h)), score=float(s), backend=self.name)
+                     for (x, y, w, h), s in zip(np.asarray(rects).reshape(-1, 4), np.asarray(weights).reshape(-1))]
+            out.append(faces)
+        return out
+
+
+_DETECTOR_CLASSES = {"mtcnn": MTCNNDetector, "facenet": FacenetDetector, "haar": HaarDetector}
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_detector(backend: str, min_face_size: int, thresholds: tuple | None) -> Detector:
+    return _DETECTOR_CLASSES[backend](min_face_size=min_face_size, thresholds=thresholds)
+
+
+def get_detector(backend: str = "mtcnn", *, min_face_size: int = 20,
+                 thresholds: Sequence[float] | None = None) -> Detector:
+    """The (cached) detector object of a backend.  Loading a network takes about a second, so
+    the same settings reuse the same object."""
+    _validate_backend(backend)
+    if min_face_size < 1:
+        raise ValueError(f"min_face_size must be a positive number of pixels, got {min_face_size}")
+    t = None if thresholds is None else tuple(float(v) for v in thresholds)
+    return _cached_detector(backend, int(min_face_size), t)
+
+
+# --------------------------------------------------------------------------------- public API
+
+
+def _postprocess(faces: Iterable[Face], scale: float, width: int, height: int, min_score: float) -> list[Face]:
+    out = []
+    for f in faces:
+        if scale != 1.0:
+            f = f.scaled(1.0 / scale)
+        box = clip_box(f.box, width, height)
+        if box[2] - box[0] <= 0 or box[3] - box[1] <= 0 or f.score < min_score:
+            continue
+        out.append(replace(f, box=box))
+    return sorted(out, key=lambda f: -f.score)
+
+
+def detect_faces(image: ImageLike | list[ImageLike], backend: str = "mtcnn", *,
+                 min_face_size: int = 20, thresholds: Sequence[float] | None = None,
+                 min_score: float = 0.0, max_side: int | None = DEFAULT_MAX_SIDE,
+                 detector: Detector | None = None) -> list[Face] | list[list[Face]]:
+    """Find the faces in an image (or in each image of a list).
+
+    Args:
+        image: an image-like (path, bytes, PIL image, RGB array; see :func:`load_image`) or a
+            list of them.  A list is detected in batches where the backend can.
+        backend: ``"mtcnn"`` (default), ``"facenet"`` or ``"haar"``.
+        min_face_size: smallest face to look for, in pixels of the detection copy.
+        thresholds: MTCNN's three stage thresholds (P-Net, R-Net, O-Net); ``None`` keeps the
+            backend's defaults (:data:`DEFAULT_THRESHOLDS`).
+        min_score: drop faces scoring below this (after detection).
+        max_side: detect on a copy whose longer side is at most this many pixels
+            (``None``: never shrink).  Boxes are mapped back to the input's pixels.
+        detector: an object from :func:`get_detector` to reuse (overrides the options above).
+
+    Returns:
+        ``list[Face]`` sorted by score, or one such list per image for a list input.  An image
+        with no face, or smaller than 12 pixels, gives ``[]``.
+
+    Raises:
+        ValueError: an unknown backend or bad option.
+        FileNotFoundError, ImageError: an input that cannot be read (see :func:`load_image`).
+    """
+    det = detector or get_detector(backend, min_face_size=min_face_size, thresholds=thresholds)
+    batched = isinstance(image, list)
+    images = [load_image(im) for im in (image if batched else [image])]
+    small, scales = [], []
+    for im in images:
+        s_im, s = resize_max_side(im, max_side) if max_side else (im, 1.0)
+        small.append(s_im)
+        scales.append(s)
+    usable = [i for i, im in enumerate(small) if min(im.shape[:2]) >= MIN_IMAGE_SIDE]
+    raw: dict[int, list[Face]] = {i: [] for i in range(len(images))}
+    if usable:
+        if det.can_batch:
+            found = det.detect_arrays([small[i] for i in usable])
+        else:
+            found = [det.detect_arrays([small[i]])[0] for i in usable]
+        raw.update(zip(usable, found))
+    results = [_postprocess(raw[i], scales[i], images[i].shape[1], images[i].shape[0], min_score)
+               for i in range(len(images))]
+    return results if batched else results[0]
+
+
+def largest_face(faces: Sequence[Face]) -> Face | None:
+    """The face with the largest box area, or ``None`` for an empty list."""
+    return max(faces, key=lambda f: f.area, default=None)
+
+
+def expand_box(box: Sequence[float], margin: float = 0.2, square: bool = False) -> tuple[float, float, float, float]:
+    """Grow ``box`` by ``margin`` times its size on every side (0.2 adds 20 % each side); with
+    ``square=True`` first make it square around its centre (side = the longer side)."""
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    if square:
+        cx, cy, side = (x1 + x2) / 2, (y1 + y2) / 2, max(w, h)
+        x1, y1, x2, y2, w, h = cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, side, side
+    return (x1 - margin * w, y1 - margin * h, x2 + margin * w, y2 + margin * h)
+
+
+def crop_face(image: ImageLike, face: Face | Sequence[float], margin: float = 0.2,
+              size: int | tuple[int, int] | None = None, square: bool = True) -> np.ndarray:
+    """Cut a face out of an image.
+
+    Args:
+        image: the image the face was found in.
+        face: a :class:`Face` or a box ``(x1, y1, x2, y2)``.
+        margin: extra border, as a fraction of the box size on each side.
+        size: resize the crop to ``size`` (int: square) or ``(width, height)``.
+        square: make the crop square before adding the margin (what recognisers expect).
+
+    Returns:
+        An RGB uint8 array.  Parts of the crop outside the image are filled with black, so a
+        face at the border keeps its position in the crop.
+    """
+    import cv2
+
+    img = load_image(image)
+    box = face.box if isinstance(face, Face) else tuple(face)
+    x1, y1, x2, y2 = expand_box(box, margin, square)
+    x1, y1, x2, y2 = math.floor(x1), math.floor(y1), math.ceil(x2), math.ceil(y2)
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f"empty face box {box}")
+    h, w = img.shape[:2]
+    out = np.zeros((y2 - y1, x2 - x1, 3), dtype=np.uint8)
+    sx1, sy1, sx2, sy2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+    if sx2 > sx1 and sy2 > sy1:
+        out[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = img[sy1:sy2, sx1:sx2]
+    if size is not None:
+        wh = (size, size) if isinstance(size, int) else tuple(size)
+        out = cv2.resize(out, wh, interpolation=cv2.INTER_AREA if wh[0] < out.shape[1] else cv2.INTER_LINEAR)
+    return out
+
+
+@dataclass
+class CascadeTrace:
+    """What each MTCNN stage produced on one image (``trace_mtcnn``), in input pixels.
+
+    ``scales``: the image-pyramid scales P-Net ran at; ``pnet``, ``rnet``, ``onet``: arrays of
+    boxes ``(x1, y1, x2, y2, score)`` that survived each stage (after its NMS).
+    """
+
+    scales: list[float]
+    pnet: np.ndarray
+    rnet: np.ndarray
+    onet: np.ndarray
+    keypoints: np.ndarray = field(default_factory=lambda: np.empty((0, 5, 2)))
+
+
+def trace_mtcnn(image: ImageLike, min_face_size: int = 20, thresholds: Sequence[float] | None = None,
+                scale_factor: float = 0.709) -> CascadeTrace:
+    """Run ipazc MTCNN one stage at a time and keep every stage's candidates (for teaching).
+
+    The final stage equals ``detect_faces(image, "mtcnn")`` up to clipping and sorting.
+    """
+    import tensorflow as tf
+    from mtcnn.utils.bboxes import fix_bboxes_offsets
+    from mtcnn.utils.images import build_scale_pyramid, load_images_batch, standarize_batch
+
+    det = get_detector("mtcnn", min_face_size=min_face_size, thresholds=thresholds)
+    assert isinstance(det, MTCNNDetector)
+    kwargs = det.raw_kwargs()
+    kwargs["scale_factor"] = scale_factor
+    img = load_image(image)
+    h, w = img.shape[:2]
+    scales = [float(s) for s in build_scale_pyramid(w, h, min_face_size=min_face_size, scale_factor=scale_factor)]
+    stages_out = []
+    with tf.device("CPU:0"):
+        raw = load_images_batch([img])
+        normalized, oshapes, pad = standarize_batch(raw, justification="center", normalize=True)
+        boxes = None
+        for stage in det.model.stages:
+            try:
+                boxes = stage(bboxes_batch=boxes, images_normalized=normalized, images_oshapes=oshapes, **kwargs)
+            except tf.errors.InvalidArgumentError:  # no candidate left
+                boxes = np.empty((0, 16))
+            fixed = fix_bboxes_offsets(np.array(boxes, dtype=np.float64), pad) if len(boxes) else np.empty((0, 16))
+            stages_out.append(fixed)
+            if len(boxes) == 0:
+                break
+    while len(stages_out) < 3:
+        stages_out.append(np.empty((0, 16)))
+    pick = lambda a: a[:, 1:6].astype(np.float64) if len(a) else np.empty((0, 5))  # noqa: E731
+    onet = stages_out[2]
+    kps = (np.stack([onet[:, 6:11], onet[:, 11:16]], axis=-1) if len(onet) and onet.shape[1] >= 16
+           else np.empty((0, 5, 2)))
+    return CascadeTrace(scales=scales, pnet=pick(stages_out[0]), rnet=pick(stages_out[1]), onet=pick(onet), keypoints=kps)

@@ -1,0 +1,90 @@
+"""Drawing faces: ``draw_*`` returns a new image, ``show_*`` plots with matplotlib and returns
+the Axes.  Shared by every lesson."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .detection import KEYPOINT_NAMES, Face
+from .images import ImageLike, load_image
+
+#: One colour per keypoint (RGB), in ``KEYPOINT_NAMES`` order.
+KEYPOINT_COLORS = ((0, 200, 255), (0, 120, 255), (255, 60, 60), (60, 220, 60), (40, 160, 40))
+
+
+def draw_faces(image: ImageLike, faces: Sequence[Face], color: tuple[int, int, int] = (0, 255, 0),
+               labels: Sequence[str] | None = None, show_score: bool = True,
+               show_keypoints: bool = True, thickness: int | None = None) -> np.ndarray:
+    """Return a copy of ``image`` with boxes, labels/scores and keypoints drawn on it.
+
+    Args:
+        labels: one text per face (replaces the score), e.g. an emotion or a name.
+        thickness: line width in pixels; ``None`` scales with the image size.
+    """
+    import cv2
+
+    out = load_image(image).copy()
+    if labels is not None and len(labels) != len(faces):
+        raise ValueError(f"got {len(labels)} labels for {len(faces)} faces")
+    t = thickness or max(1, round(max(out.shape[:2]) / 400))
+    font_scale = 0.4 * t + 0.1
+    for i, f in enumerate(faces):
+        x1, y1, x2, y2 = (int(round(v)) for v in f.box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), color, t)
+        text = labels[i] if labels is not None else (f"{f.score:.2f}" if show_score else "")
+        if text:
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, t)
+            ty = y1 - 4 if y1 - th - 6 >= 0 else y2 + th + 4
+            cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 2, ty + base), color, -1)
+            cv2.putText(out, text, (x1 + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), t, cv2.LINE_AA)
+        if show_keypoints and f.keypoints:
+            r = max(2, t + 1)
+            for name, c in zip(KEYPOINT_NAMES, KEYPOINT_COLORS):
+                x, y = f.keypoints[name]
+                cv2.circle(out, (int(round(x)), int(round(y))), r, c, -1)
+    return out
+
+
+def show_image(image: ImageLike, title: str | None = None, ax=None, figsize=(6, 6)):
+    """Plot an image without axes ticks; returns the matplotlib Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    ax.imshow(load_image(image))
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def show_faces(image: ImageLike, faces: Sequence[Face], title: str | None = None, ax=None,
+               labels: Sequence[str] | None = None, figsize=(6, 6)):
+    """Plot ``image`` with its detected faces (boxes, scores, keypoints); returns the Axes."""
+    if title is None:
+        title = f"{len(faces)} face{'s' if len(faces) != 1 else ''}"
+    return show_image(draw_faces(image, faces, labels=labels), title=title, ax=ax, figsize=figsize)
+
+
+def show_grid(images: Sequence[ImageLike], titles: Sequence[str] | None = None, ncols: int = 4,
+              size: float = 2.5, suptitle: str | None = None):
+    """Plot images in a grid; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to show")
+    ncols = max(1, min(ncols, n))
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            ax.imshow(load_image(images[i]))
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
