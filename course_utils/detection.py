@@ -119,8 +119,16 @@ class Detector:
         raise NotImplementedError
 
 
+def _group_by_shape(images: list[np.ndarray]) -> list[list[int]]:
+    """Indices of the images, grouped by array shape (in first-seen order)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, im in enumerate(images):
+        groups.setdefault(im.shape, []).append(i)
+    return list(groups.values())
+
+
 class MTCNNDetector(Detector):
-    """ipazc ``mtcnn`` 1.0 (TensorFlow).  Batches images of any sizes (it pads them)."""
+    """ipazc ``mtcnn`` 1.0 (TensorFlow).  Batches images of equal size."""
 
     name = "mtcnn"
     can_batch = True
@@ -143,16 +151,37 @@ class MTCNNDetector(Detector):
                     threshold_pnet=t[0], threshold_rnet=t[1], threshold_onet=t[2])
 
     def detect_arrays(self, images):
-        rows = self.model.detect_faces(list(images), box_format="xyxy", output_type="numpy",
-                                       **self.raw_kwargs())
+        # mtcnn 1.0 pads a batch of mixed sizes to one tensor, which loses faces near the
+        # padding; batching only images of the same size gives the single-image results.
+        out: list[list[Face]] = [[] for _ in images]
+        for idx in _group_by_shape(images):
+            found = self._detect_same_size([images[i] for i in idx])
+            for i, faces in zip(idx, found):
+                out[i] = faces
+        return out
+
+    def _detect_same_size(self, images):
+        # mtcnn 1.0 sizes its image pyramid as if min_face_size were 12 px, so a larger
+        # min_face_size produces levels smaller than P-Net's 12-px window and Keras fails.
+        # The same pyramid is obtained by shrinking the image and searching from 20 px.
+        shrink = min(1.0, 20.0 / self.min_face_size)
+        if shrink < 1.0:
+            images = [resize_max_side(im, max(MIN_IMAGE_SIDE, round(max(im.shape[:2]) * shrink)))[0]
+                      for im in images]
+            if min(images[0].shape[:2]) < MIN_IMAGE_SIDE:
+                return [[] for _ in images]
+        kwargs = self.raw_kwargs()
+        kwargs["min_face_size"] = min(self.min_face_size, 20)
+        rows = self.model.detect_faces(list(images), box_format="xyxy", output_type="numpy", **kwargs)
         rows = np.asarray(rows).reshape(-1, 16) if np.size(rows) else np.empty((0, 16))
         out: list[list[Face]] = [[] for _ in images]
         for r in rows:
             i = int(r[0])
             # mtcnn's numpy rows hold the five x values, then the five y values.
             kps = {name: (float(r[6 + j]), float(r[11 + j])) for j, name in enumerate(KEYPOINT_NAMES)}
-            out[i].append(Face(box=(float(r[1]), float(r[2]), float(r[3]), float(r[4])),
-                               score=float(r[5]), keypoints=kps, backend=self.name))
+            face = Face(box=(float(r[1]), float(r[2]), float(r[3]), float(r[4])),
+                        score=float(r[5]), keypoints=kps, backend=self.name)
+            out[i].append(face.scaled(1.0 / shrink) if shrink < 1.0 else face)
         return out
 
 
@@ -183,12 +212,9 @@ class FacenetDetector(Detector):
         import torch
 
         # facenet-pytorch batches only equal-sized images: group them by shape.
-        groups: dict[tuple, list[int]] = {}
-        for i, im in enumerate(images):
-            groups.setdefault(im.shape, []).append(i)
         results: dict[int, list[Face]] = {}
         with torch.inference_mode():
-            for shape, idx in groups.items():
+            for idx in _group_by_shape(images):
                 batch = np.stack([images[i] for i in idx])
                 boxes, probs, points = self.model.detect(batch, landmarks=True)
                 for k, i in enumerate(idx):
@@ -388,6 +414,9 @@ def trace_mtcnn(image: ImageLike, min_face_size: int = 20, thresholds: Sequence[
     from mtcnn.utils.bboxes import fix_bboxes_offsets
     from mtcnn.utils.images import build_scale_pyramid, load_images_batch, standarize_batch
 
+    if not 12 <= min_face_size <= 20:
+        raise ValueError("trace_mtcnn follows mtcnn's own pyramid, which is valid for "
+                         f"min_face_size 12-20 px; got {min_face_size} (detect_faces accepts any)")
     det = get_detector("mtcnn", min_face_size=min_face_size, thresholds=thresholds)
     assert isinstance(det, MTCNNDetector)
     kwargs = det.raw_kwargs()
@@ -416,3 +445,32 @@ def trace_mtcnn(image: ImageLike, min_face_size: int = 20, thresholds: Sequence[
     kps = (np.stack([onet[:, 6:11], onet[:, 11:16]], axis=-1) if len(onet) and onet.shape[1] >= 16
            else np.empty((0, 5, 2)))
     return CascadeTrace(scales=scales, pnet=pick(stages_out[0]), rnet=pick(stages_out[1]), onet=pick(onet), keypoints=kps)
+
+
+def box_iou(box: Sequence[float], boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one ``(x1, y1, x2, y2)`` box with each row of ``boxes``."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-12)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.5) -> np.ndarray:
+    """Greedy non-maximum suppression: indices of the boxes kept, best score first.
+
+    Repeatedly keep the best remaining box and drop every box overlapping it by more than
+    ``iou_threshold``.  (The same contract as ``torchvision.ops.nms``.)
+    """
+    if not 0.0 <= iou_threshold <= 1.0:
+        raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    keep = []
+    while order.size:
+        best, rest = order[0], order[1:]
+        keep.append(int(best))
+        order = rest[box_iou(boxes[best], boxes[rest]) <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)

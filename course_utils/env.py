@@ -63,13 +63,14 @@ class Environment:
         return self.platform == "colab"
 
 
-def detect_platform(environ: dict | None = None, kaggle_input: Path = KAGGLE_INPUT) -> str:
+def detect_platform(environ: dict | None = None, kaggle_input: Path | None = None) -> str:
     """Return ``"kaggle"``, ``"colab"`` or ``"local"``.
 
     Kaggle sets ``KAGGLE_KERNEL_RUN_TYPE`` (``Interactive`` or ``Batch``) and mounts
     ``/kaggle/input``; Colab sets ``COLAB_RELEASE_TAG`` / ``COLAB_GPU``.
     """
     env = os.environ if environ is None else environ
+    kaggle_input = KAGGLE_INPUT if kaggle_input is None else kaggle_input
     if env.get("KAGGLE_KERNEL_RUN_TYPE") or env.get("KAGGLE_URL_BASE") or kaggle_input.is_dir():
         return "kaggle"
     if env.get("COLAB_RELEASE_TAG") or "COLAB_GPU" in env or "google.colab" in sys.modules:
@@ -78,7 +79,7 @@ def detect_platform(environ: dict | None = None, kaggle_input: Path = KAGGLE_INP
 
 
 def choose_data_dir(platform: str, environ: dict | None = None,
-                    kaggle_working: Path = KAGGLE_WORKING, repo_root: Path = REPO_ROOT) -> Path:
+                    kaggle_working: Path | None = None, repo_root: Path = REPO_ROOT) -> Path:
     """The writable folder for downloads and caches, in this order of preference:
 
     1. the ``COURSE_DATA_DIR`` environment variable,
@@ -89,12 +90,13 @@ def choose_data_dir(platform: str, environ: dict | None = None,
     if env.get(DATA_ENV_VAR):
         return Path(env[DATA_ENV_VAR]).expanduser()
     if platform == "kaggle":
-        return kaggle_working / "data"
+        return (KAGGLE_WORKING if kaggle_working is None else kaggle_working) / "data"
     return repo_root / "data" / "cache"
 
 
-def input_dirs(platform: str, kaggle_input: Path = KAGGLE_INPUT) -> tuple[Path, ...]:
+def input_dirs(platform: str, kaggle_input: Path | None = None) -> tuple[Path, ...]:
     """Read-only dataset folders to search before downloading (Kaggle's attached datasets)."""
+    kaggle_input = KAGGLE_INPUT if kaggle_input is None else kaggle_input
     if platform == "kaggle" and kaggle_input.is_dir():
         return tuple(sorted(p for p in kaggle_input.iterdir() if p.is_dir()))
     return ()

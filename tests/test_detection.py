@@ -1,0 +1,168 @@
+"""detect_faces: the same Face records from every backend, on the offline sample images."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import course_utils as cu
+from course_utils.detection import KEYPOINT_NAMES, Face, clip_box, expand_box
+
+pytestmark = pytest.mark.slow
+
+# Where a person sees the astronaut's face and features (pixels of the 512x512 image).
+ASTRONAUT_FACE = (181, 63, 266, 172)
+ASTRONAUT_EYES = {"left_eye": (204, 101), "right_eye": (246, 103)}
+
+
+def _iou(a, b):
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.mark.parametrize("backend", ["mtcnn", "facenet"])
+def test_both_mtcnn_backends_find_the_astronaut_and_five_keypoints(astronaut, backend):
+    faces = cu.detect_faces(astronaut, backend=backend)
+    assert len(faces) == 1
+    f = faces[0]
+    assert isinstance(f, Face) and f.backend == backend
+    assert f.score > 0.99
+    assert _iou(f.box, ASTRONAUT_FACE) > 0.85
+    assert set(f.keypoints) == set(KEYPOINT_NAMES)
+    for name, (x, y) in ASTRONAUT_EYES.items():
+        assert abs(f.keypoints[name][0] - x) < 4 and abs(f.keypoints[name][1] - y) < 4
+    kp = f.keypoints_array()
+    assert kp[0, 0] < kp[1, 0], "left_eye is the one on the image's left"
+    assert kp[2, 1] < kp[3, 1], "nose above the mouth"
+    x1, y1, x2, y2 = f.box
+    assert ((kp[:, 0] > x1) & (kp[:, 0] < x2) & (kp[:, 1] > y1) & (kp[:, 1] < y2)).all()
+
+
+def test_haar_finds_the_astronaut_without_keypoints(astronaut):
+    faces = cu.detect_faces(astronaut, backend="haar")
+    assert len(faces) == 1 and faces[0].keypoints is None
+    assert _iou(faces[0].box, ASTRONAUT_FACE) > 0.6
+    with pytest.raises(ValueError, match="no keypoints"):
+        faces[0].keypoints_array()
+
+
+@pytest.mark.parametrize("backend", ["mtcnn", "facenet"])
+def test_group_photo_has_four_faces_sorted_by_score(group, backend):
+    faces = cu.detect_faces(group, backend=backend)
+    assert len(faces) == 4
+    scores = [f.score for f in faces]
+    assert scores == sorted(scores, reverse=True)
+    for f in faces:
+        assert 0 <= f.box[0] < f.box[2] <= 1280 and 0 <= f.box[1] < f.box[3] <= 720
+
+
+@pytest.mark.parametrize("backend", ["mtcnn", "facenet", "haar"])
+def test_no_face_gives_an_empty_list(backend):
+    assert cu.detect_faces(cu.load_sample("coffee"), backend=backend) == []
+
+
+@pytest.mark.parametrize("backend", ["mtcnn", "facenet", "haar"])
+def test_tiny_and_flat_images_give_an_empty_list(backend):
+    assert cu.detect_faces(np.zeros((1, 1, 3), np.uint8), backend=backend) == []
+    assert cu.detect_faces(np.full((200, 300, 3), 127, np.uint8), backend=backend) == []
+
+
+def test_unknown_backend_names_the_valid_ones(astronaut):
+    with pytest.raises(ValueError, match="mtcnn, facenet, haar"):
+        cu.detect_faces(astronaut, backend="yolo")
+    with pytest.raises(ValueError, match="thresholds"):
+        cu.detect_faces(astronaut, thresholds=(0.5, 2.0, 0.5))
+
+
+@pytest.mark.parametrize("backend", ["mtcnn", "facenet"])
+def test_batched_detection_matches_single_images(astronaut, group, backend):
+    images = [astronaut, cu.load_sample("coffee"), group, astronaut]
+    batched = cu.detect_faces(images, backend=backend)
+    assert [len(r) for r in batched] == [1, 0, 4, 1]
+    single = cu.detect_faces(astronaut, backend=backend)
+    assert np.allclose(batched[0][0].box, single[0].box, atol=1.0)
+    assert np.allclose(batched[3][0].box, single[0].box, atol=1.0)
+
+
+def test_very_large_image_is_detected_on_a_copy_and_mapped_back(astronaut):
+    big = np.asarray(Image.fromarray(astronaut).resize((4096, 4096), Image.BILINEAR))
+    faces = cu.detect_faces(big, max_side=1024)
+    assert len(faces) == 1
+    expected = tuple(v * 8 for v in ASTRONAUT_FACE)
+    assert _iou(faces[0].box, expected) > 0.8
+    assert abs(faces[0].keypoints["left_eye"][0] - 8 * 204) < 40
+
+
+def test_grayscale_rgba_16bit_and_exif_inputs_all_find_the_face(tmp_path, astronaut):
+    gray = np.asarray(Image.fromarray(astronaut).convert("L"))
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
+    p16 = tmp_path / "a16.png"
+    Image.fromarray((gray.astype(np.uint16) * 257)).save(p16)
+    exif = Image.Exif()
+    exif[0x0112] = 8  # stored rotated 90° clockwise; viewers rotate it back
+    pexif = tmp_path / "rotated.jpg"
+    Image.fromarray(astronaut).rotate(-90, expand=True).save(pexif, exif=exif, quality=95)
+    for src in (gray, rgba, p16, pexif):
+        faces = cu.detect_faces(src)
+        assert len(faces) == 1, src if isinstance(src, type(tmp_path)) else type(src)
+        assert _iou(faces[0].box, ASTRONAUT_FACE) > 0.7
+
+
+def test_min_face_size_and_min_score_filter(group):
+    all_faces = cu.detect_faces(group)
+    big_only = cu.detect_faces(group, min_face_size=120)
+    assert len(big_only) < len(all_faces)
+    assert all(f.width >= 80 for f in big_only)
+    assert cu.detect_faces(group, min_score=1.01) == []
+
+
+def test_crop_face_with_margin_and_at_the_border(astronaut):
+    face = cu.detect_faces(astronaut)[0]
+    crop = cu.crop_face(astronaut, face, margin=0.2, size=160)
+    assert crop.shape == (160, 160, 3) and crop.mean() > 30
+    corner = cu.crop_face(astronaut, (-50, -50, 50, 50), margin=0, square=False)
+    assert corner.shape == (100, 100, 3)
+    assert corner[:50, :50].max() == 0, "outside the image is black"
+    assert np.array_equal(corner[50:, 50:], astronaut[:50, :50])
+
+
+def test_box_helpers():
+    assert clip_box((-5, 10, 700, 20), 640, 480) == (0.0, 10.0, 640.0, 20.0)
+    assert expand_box((0, 0, 10, 20), 0.1) == (-1.0, -2.0, 11.0, 22.0)
+    assert expand_box((0, 0, 10, 20), 0, square=True) == (-5.0, 0.0, 15.0, 20.0)
+    assert cu.largest_face([]) is None
+
+
+def test_trace_mtcnn_stages_narrow_down_to_the_final_face(astronaut):
+    trace = cu.trace_mtcnn(astronaut)
+    assert trace.scales[0] == pytest.approx(12 / 20)
+    assert len(trace.pnet) > len(trace.rnet) >= len(trace.onet) == 1
+    final = cu.detect_faces(astronaut)[0]
+    assert np.allclose(trace.onet[0, :4], final.box, atol=1.0)
+    assert np.allclose(trace.keypoints[0], final.keypoints_array(), atol=1.0)
+
+
+def test_draw_faces_returns_a_new_annotated_image(astronaut):
+    faces = cu.detect_faces(astronaut)
+    drawn = cu.draw_faces(astronaut, faces)
+    assert drawn.shape == astronaut.shape and drawn is not astronaut
+    assert (drawn != astronaut).any(axis=-1).sum() > 500
+    with pytest.raises(ValueError, match="labels"):
+        cu.draw_faces(astronaut, faces, labels=["a", "b"])
+
+
+def test_nms_matches_torchvision_on_mtcnn_candidates(group):
+    import torch
+    from torchvision.ops import nms as tv_nms
+
+    cand = cu.trace_mtcnn(group).pnet
+    for thr in (0.3, 0.5, 0.7):
+        ours = cu.nms(cand[:, :4], cand[:, 4], thr)
+        ref = tv_nms(torch.tensor(cand[:, :4]), torch.tensor(cand[:, 4]), thr).numpy()
+        assert np.array_equal(ours, ref)
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]])
+    assert cu.nms(boxes, np.array([0.9, 0.8, 0.7]), 0.5).tolist() == [0, 2]
+    with pytest.raises(ValueError, match="iou_threshold"):
+        cu.nms(boxes, np.ones(3), 1.5)
