@@ -91,7 +91,6 @@ def ensure_env() -> str:
 def _run(cmd: list[str]) -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
-    env.setdefault("MPLBACKEND", "Agg")
     return subprocess.call(cmd, cwd=ROOT, env=env)
 
 

@@ -84,15 +84,16 @@ def _parse_value(text: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course.py run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run"], nargs="?", default="run")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/NN_*.ipynb")
     parser.add_argument("--out", type=Path, default=BUILD_DIR, help="output folder (default build/)")
     parser.add_argument("--inplace", action="store_true", help="store outputs in the notebook itself")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:  # `python -m course_utils.build run ...` reads naturally
+        argv = argv[1:]
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("MPLBACKEND", "Agg")
     notebooks = [p.resolve() for p in args.notebooks] or lesson_notebooks()
     missing = [p for p in notebooks if not p.exists()]
     if missing:

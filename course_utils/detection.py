@@ -65,6 +65,14 @@ class Face:
     def center(self) -> tuple[float, float]:
         return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
 
+    def __str__(self) -> str:
+        """A short, rounded description (stable enough to print in notebooks)."""
+        box = ", ".join(f"{v:.0f}" for v in self.box)
+        text = f"Face({self.backend or '?'}) box=({box}) score={self.score:.2f}"
+        if self.keypoints:
+            text += " " + " ".join(f"{k}=({x:.0f}, {y:.0f})" for k, (x, y) in self.keypoints.items())
+        return text
+
     def keypoints_array(self) -> np.ndarray:
         """The five keypoints as a (5, 2) float array in ``KEYPOINT_NAMES`` order.
 
@@ -127,6 +135,13 @@ def _group_by_shape(images: list[np.ndarray]) -> list[list[int]]:
     return list(groups.values())
 
 
+@functools.lru_cache(maxsize=1)
+def _ipazc_mtcnn():
+    from mtcnn import MTCNN
+
+    return MTCNN(device="CPU:0")
+
+
 class MTCNNDetector(Detector):
     """ipazc ``mtcnn`` 1.0 (TensorFlow).  Batches images of equal size."""
 
@@ -138,9 +153,7 @@ class MTCNNDetector(Detector):
         from .env import quiet_tensorflow
 
         quiet_tensorflow()
-        from mtcnn import MTCNN
-
-        self.model = MTCNN(device="CPU:0")
+        self.model = _ipazc_mtcnn()  # thresholds and sizes are per call: one network serves all
         self.min_face_size = int(min_face_size)
         self.thresholds = _thresholds("mtcnn", thresholds)
         self.scale_factor = float(scale_factor)

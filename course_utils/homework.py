@@ -1,0 +1,391 @@
+"""Homework notebooks: one solution notebook is the source of truth (issue 3).
+
+A homework lives in ``homework/<name>/``:
+
+* ``solution.ipynb``: the instructor's notebook, executed, with the reference outputs stored;
+* ``template.ipynb``: what students fork, *generated* from the solution by :func:`make_template`
+  (``python3 course.py grade make-template <name>``) and checked for drift by the tests.
+
+Cells carry tags (Jupyter: View > Right Sidebar > Property Inspector, or cell metadata):
+
+* ``solution``: an answer cell.  In the template its code becomes a stub::
+
+      # YOUR CODE HERE
+      raise NotImplementedError()
+
+  If the cell has ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines, only the lines between
+  them are replaced (the rest, e.g. ``img = cu.load_sample(SAMPLE)``, stays as a head start).
+* ``check``: a check cell.  It calls :func:`check` once, which prints exactly ``q1: PASS`` or
+  raises :class:`CheckFailed` with a hint.  Its stored output in the solution is the reference
+  output that grading compares against (with nbval); templates keep it, so students see what a
+  passing check prints.
+
+Outputs of every other cell are cleared in the template.  Grading lives in
+:mod:`course_utils.grading`.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .env import REPO_ROOT
+
+SOLUTION_TAG = "solution"
+CHECK_TAG = "check"
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+MARKDOWN_STUB = "YOUR ANSWER HERE"
+HOMEWORK_DIR = REPO_ROOT / "homework"
+SOLUTION_NAME = "solution.ipynb"
+TEMPLATE_NAME = "template.ipynb"
+#: What a passing check prints, exactly (``q1: PASS``).
+PASS_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+): PASS$")
+#: Cell and notebook metadata that changes on every run and has no place in a template.
+VOLATILE_METADATA = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
+
+# ------------------------------------------------------------------------------ the checker
+
+
+class CheckFailed(AssertionError):
+    """A homework check did not pass.  The message says what was found, what was expected,
+    and what to do (the hint).  In a notebook it is shown without a long traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython: show only the message
+        return [f"CheckFailed: {self}"]
+
+
+_MISSING = object()
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars/arrays and tuples as plain Python, for messages and comparisons."""
+    if hasattr(value, "tolist") and callable(value.tolist):
+        try:
+            return value.tolist()
+        except Exception:  # not a NumPy object after all
+            return value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(_plain(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _matches(value: Any, expected: Any, tol: float) -> bool:
+    """Equal, with numbers within ``tol``; sequences (lists, tuples, shapes, arrays) compared
+    element by element and must have the same length."""
+    value, expected = _plain(value), _plain(expected)
+    if _is_number(expected):
+        return _is_number(value) and math.isfinite(value) and abs(value - expected) <= tol
+    if isinstance(expected, (tuple, list)):
+        return (isinstance(value, (tuple, list)) and len(value) == len(expected)
+                and all(_matches(v, e, tol) for v, e in zip(value, expected)))
+    return type(value) is type(expected) and value == expected
+
+
+def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hint: str = "") -> None:
+    """Check one homework answer: print exactly ``<name>: PASS`` or raise :class:`CheckFailed`.
+
+    Args:
+        name: the check's name, e.g. ``"q1"`` (letters, digits, ``_ . -``).
+        value: what the student computed, or a function of no arguments returning it (then a
+            missing variable or an error while computing becomes a failed check with the
+            hint, not a bare ``NameError``).
+        expected: the expected value.  Numbers match within ``tol``; tuples and lists (shapes,
+            points, nested lists; NumPy values are converted) element by element.  Leave it
+            out to check a condition: ``value`` must then be true.
+        tol: absolute tolerance for every number compared.
+        hint: what the student should do when the check fails (shown in the message).
+
+    Only ``PASS`` lines are printed, so the output is the same for every correct solution,
+    whatever its rounding, and nbval can compare it with the reference.
+    """
+    if not isinstance(name, str) or not PASS_LINE.match(f"{name}: PASS"):
+        raise ValueError(f"a check name is letters, digits and _ . - (like 'q1'), got {name!r}")
+    if tol < 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    tail = f" Hint: {hint}" if hint else ""
+    if callable(value) and not hasattr(value, "shape"):
+        try:
+            value = value()
+        except Exception as exc:  # the student's code raised: report it as a failed check
+            what = f"{type(exc).__name__}: {exc}"
+            todo = (" Run the answer cells above this one first (Run > Run All Above Selected Cell)."
+                    if isinstance(exc, NameError) else "")
+            raise CheckFailed(f"{name}: FAIL - computing your answer raised {what}.{todo}{tail}") from None
+    if expected is _MISSING:
+        ok = bool(value)
+        found = f"the condition is {_short(value)}"
+    else:
+        ok = _matches(value, expected, tol)
+        plus = f" (± {tol:g})" if tol else ""
+        found = f"got {_short(value)}, expected {_short(expected)}{plus}"
+    if not ok:
+        raise CheckFailed(f"{name}: FAIL - {found}.{tail}")
+    print(f"{name}: PASS")
+
+
+# ------------------------------------------------------------------------------ notebooks
+
+
+def cell_tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def is_solution(cell) -> bool:
+    return SOLUTION_TAG in cell_tags(cell)
+
+
+def is_check(cell) -> bool:
+    return cell.get("cell_type") == "code" and CHECK_TAG in cell_tags(cell)
+
+
+def _text(output) -> str:
+    if output.get("output_type") == "stream":
+        return output.get("text", "")
+    data = output.get("data", {})
+    return data.get("text/plain", "") if isinstance(data, dict) else ""
+
+
+def check_names(cell) -> list[str]:
+    """The names of the checks a check cell passed in its stored outputs (``q1: PASS``)."""
+    lines = "".join(_text(o) for o in cell.get("outputs", [])).splitlines()
+    return [m["name"] for m in map(PASS_LINE.match, lines) if m]
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def stub_source(source: str) -> str:
+    """The template's version of a solution cell's code (see the module docstring)."""
+    lines = source.splitlines()
+    begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN_SOLUTION]
+    if not begins:
+        return "\n".join(STUB)
+    out, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() != BEGIN_SOLUTION:
+            out.append(line)
+            i += 1
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        out.extend(indent + s for s in STUB)
+        i += 1
+        while i < len(lines) and lines[i].strip() != END_SOLUTION:
+            i += 1
+        i += 1  # skip the END line (or run off the end: an unclosed block ends the cell)
+    return "\n".join(out)
+
+
+def _clean_metadata(meta) -> None:
+    for key in VOLATILE_METADATA:
+        meta.pop(key, None)
+
+
+def make_template(solution_nb):
+    """The student template of a solution notebook (a new notebook; the input is unchanged).
+
+    Solution cells become stubs, outputs and execution counts are cleared except in check
+    cells, volatile metadata (papermill, timings) is dropped.  Cell ids are kept, which is how
+    grading finds a student's answers again.
+    """
+    nb = copy.deepcopy(solution_nb)
+    _clean_metadata(nb.metadata)
+    for cell in nb.cells:
+        _clean_metadata(cell.metadata)
+        if cell.cell_type == "code":
+            if is_solution(cell):
+                cell.source = stub_source(_source(cell))
+            if not is_check(cell):
+                cell.outputs = []
+                cell.execution_count = None
+        elif cell.cell_type == "markdown" and is_solution(cell):
+            cell.source = MARKDOWN_STUB
+    return nb
+
+
+def validate_solution(nb) -> list[str]:
+    """Problems that make a solution notebook unusable as a grading reference (empty: fine)."""
+    problems, names = [], []
+    cells = nb.cells
+    if not any(is_solution(c) for c in cells):
+        problems.append(f"no cell is tagged {SOLUTION_TAG!r}")
+    if not any(is_check(c) for c in cells):
+        problems.append(f"no cell is tagged {CHECK_TAG!r}")
+    for i, cell in enumerate(cells):
+        where = f"cell {i} (id {cell.get('id', '?')})"
+        if "id" not in cell:
+            problems.append(f"{where} has no id: save the notebook with Jupyter (nbformat >= 4.5)")
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            problems.append(f"{where} raised {errors[0].get('ename')}: re-run the solution")
+        if is_check(cell):
+            found = check_names(cell)
+            if cell.get("execution_count") is None:
+                problems.append(f"{where} is a check cell that was not executed: run the solution")
+            elif len(found) != 1:
+                problems.append(f"{where} is a check cell whose output should be one 'NAME: PASS' line, "
+                                f"found {len(found)}")
+            names += found
+            if is_solution(cell):
+                problems.append(f"{where} is tagged both {SOLUTION_TAG!r} and {CHECK_TAG!r}")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(f"check names used twice: {', '.join(dupes)}")
+    return problems
+
+
+def _read(path: Path):
+    import nbformat
+
+    return nbformat.read(str(path), as_version=4)
+
+
+def _dumps(nb) -> str:
+    import nbformat
+
+    return nbformat.writes(nb) + "\n"
+
+
+def write_template(solution_path: str | Path, template_path: str | Path | None = None) -> Path:
+    """Generate the template next to the solution (or at ``template_path``) and return its path.
+
+    Raises:
+        ValueError: the solution is not a usable reference (see :func:`validate_solution`).
+    """
+    solution_path = Path(solution_path)
+    nb = _read(solution_path)
+    problems = validate_solution(nb)
+    if problems:
+        raise ValueError(f"{solution_path} is not ready to make a template from:\n- " + "\n- ".join(problems))
+    out = Path(template_path) if template_path else solution_path.with_name(TEMPLATE_NAME)
+    out.write_text(_dumps(make_template(nb)), encoding="utf-8")
+    return out
+
+
+def check_drift(solution_path: str | Path, template_path: str | Path) -> list[str]:
+    """Differences between a committed template and the one its solution generates (empty: none).
+
+    Each item names the cell and what differs; the fix is always to regenerate the template
+    (``python3 course.py grade make-template HOMEWORK``) rather than to edit it by hand.
+    """
+    solution_path, template_path = Path(solution_path), Path(template_path)
+    if not template_path.exists():
+        return [f"{template_path} is missing"]
+    want = make_template(_read(solution_path))
+    try:
+        have = _read(template_path)
+    except Exception as exc:  # not JSON, not a notebook
+        return [f"{template_path} is not a readable notebook: {exc}"]
+    problems = []
+    if len(want.cells) != len(have.cells):
+        problems.append(f"the template has {len(have.cells)} cells, the solution generates {len(want.cells)}")
+    for i, (w, h) in enumerate(zip(want.cells, have.cells)):
+        where = f"cell {i} (id {w.get('id', '?')})"
+        for key, label in (("cell_type", "type"), ("id", "id"), ("source", "source")):
+            if w.get(key) != h.get(key):
+                problems.append(f"{where}: {label} differs")
+        if cell_tags(w) != cell_tags(h):
+            problems.append(f"{where}: tags differ ({cell_tags(h)} instead of {cell_tags(w)})")
+        if w.cell_type == "code" and json.dumps(w.get("outputs", []), sort_keys=True) != json.dumps(
+                h.get("outputs", []), sort_keys=True):
+            problems.append(f"{where}: stored outputs differ")
+    if not problems and _dumps(want) != template_path.read_text(encoding="utf-8"):
+        problems.append("metadata or formatting differs")
+    if problems:
+        problems.append(f"regenerate it: python3 course.py grade make-template {solution_path.parent}")
+    return problems
+
+
+# ------------------------------------------------------------------------------ homework folders
+
+
+@dataclass(frozen=True)
+class Homework:
+    """A homework folder: ``solution.ipynb`` (may be absent in a student's copy) and
+    ``template.ipynb``."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def solution(self) -> Path:
+        return self.path / SOLUTION_NAME
+
+    @property
+    def template(self) -> Path:
+        return self.path / TEMPLATE_NAME
+
+    @property
+    def reference(self) -> Path:
+        """The notebook grading rebuilds from: the solution, or else the template (whose
+        non-answer cells and check outputs are the same, as the drift check guarantees)."""
+        return self.solution if self.solution.exists() else self.template
+
+
+def homework_names(folder: Path = HOMEWORK_DIR) -> list[str]:
+    """The homework folders (those with a solution or a template)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_dir() and ((p / SOLUTION_NAME).exists() or (p / TEMPLATE_NAME).exists()))
+
+
+def find_homework(name_or_dir: str | Path, folder: Path = HOMEWORK_DIR) -> Homework:
+    """A homework by folder path or by name (``"hw0_face_detection"``, or its prefix ``"hw0"``).
+
+    Raises:
+        ValueError: no such homework (the message lists the ones there are).
+    """
+    p = Path(name_or_dir)
+    for cand in (p, folder / p):
+        if cand.is_dir() and ((cand / SOLUTION_NAME).exists() or (cand / TEMPLATE_NAME).exists()):
+            return Homework(cand.resolve())
+    names = homework_names(folder)
+    prefixed = [n for n in names if n.split("_")[0] == str(name_or_dir)]
+    if len(prefixed) == 1:
+        return Homework((folder / prefixed[0]).resolve())
+    raise ValueError(f"unknown homework {str(name_or_dir)!r}; choose one of {', '.join(names) or '(none)'} "
+                     f"or give a folder holding {SOLUTION_NAME} or {TEMPLATE_NAME}")
+
+
+#: Patterns in answer code that tamper with the checker; grading flags them for a human look.
+SUSPICIOUS = {
+    "redefines the checker": re.compile(r"\b(cu|course_utils|homework)\s*\.\s*check\s*=|\bdef\s+check\s*\(|"
+                                        r"\bsetattr\s*\(\s*(cu|course_utils)\b"),
+    "mentions CheckFailed": re.compile(r"\bCheckFailed\b"),
+    "prints a PASS line": re.compile(r"PASS['\"]"),
+    "touches sys.modules or builtins": re.compile(r"\bsys\.modules\b|\bbuiltins\b|__builtins__"),
+}
+
+
+def suspicious_code(source: str) -> list[str]:
+    """Why an answer cell looks like it games the checks (for a human to review)."""
+    return [why for why, pattern in SUSPICIOUS.items() if pattern.search(source)]
+
+
+def expected_checks(nb) -> list[str]:
+    """Check names in notebook order, from the check cells' stored outputs."""
+    return [n for c in nb.cells if is_check(c) for n in check_names(c)]
+

@@ -1,0 +1,312 @@
+"""Homework machinery without a kernel: the checker, templates, drift, graded-notebook rebuild,
+reports (issue 3).  Executing notebooks is in test_grading.py."""
+from __future__ import annotations
+
+import copy
+import csv
+import shutil
+
+import nbformat
+import numpy as np
+import pytest
+
+from course_utils import grading
+from course_utils import homework as hw
+
+HW0 = hw.find_homework("hw0_face_detection")
+
+
+@pytest.fixture(scope="module")
+def solution():
+    return nbformat.read(str(HW0.solution), as_version=4)
+
+
+@pytest.fixture(scope="module")
+def template():
+    return nbformat.read(str(HW0.template), as_version=4)
+
+
+def _answers(nb):
+    return [c for c in nb.cells if hw.is_solution(c)]
+
+
+# ------------------------------------------------------------------------------ checker
+
+
+def test_check_prints_exactly_one_pass_line(capsys):
+    hw.check("q1", 4, expected=4)
+    hw.check("q2", lambda: np.int64(0), expected=0)
+    hw.check("shape", (160, 160, 3), expected=[160, 160, 3])
+    hw.check("cond", np.bool_(True))
+    assert capsys.readouterr().out == "q1: PASS\nq2: PASS\nshape: PASS\ncond: PASS\n"
+
+
+def test_check_accepts_any_honest_rounding_within_tolerance(capsys):
+    found = [(53.5, 77.4), (105.3, 75.9)]  # eyes detected in an aligned face
+    hw.check("q5", np.array(found), expected=[(55, 74), (105, 74)], tol=6)
+    hw.check("ratio", 0.333333, expected=1 / 3, tol=1e-3)
+    assert capsys.readouterr().out == "q5: PASS\nratio: PASS\n"
+    with pytest.raises(hw.CheckFailed):
+        hw.check("q5", [(62.5, 64.3), (105.0, 61.9)], expected=[(55, 74), (105, 74)], tol=6)  # a plain crop
+
+
+def test_check_failure_says_what_was_found_expected_and_what_to_do(capsys):
+    with pytest.raises(hw.CheckFailed) as err:
+        hw.check("q1", 3, expected=4, hint="count the list that cu.detect_faces returns")
+    msg = str(err.value)
+    assert msg == "q1: FAIL - got 3, expected 4. Hint: count the list that cu.detect_faces returns"
+    assert isinstance(err.value, AssertionError)
+    assert err.value._render_traceback_() == [f"CheckFailed: {msg}"]  # no long traceback in Jupyter
+    assert capsys.readouterr().out == ""
+    with pytest.raises(hw.CheckFailed, match=r"got \(120, 120, 3\), expected \(160, 160, 3\)"):
+        hw.check("q4", np.zeros((120, 120, 3)).shape, expected=(160, 160, 3))
+    with pytest.raises(hw.CheckFailed, match=r"expected 4 \(± 0.5\)"):
+        hw.check("q1", 5, expected=4, tol=0.5)
+    with pytest.raises(hw.CheckFailed, match="the condition is False"):
+        hw.check("q6", 2 > 3, hint="x")
+    with pytest.raises(hw.CheckFailed):  # a wrong type never passes
+        hw.check("q1", "4", expected=4)
+    with pytest.raises(hw.CheckFailed):
+        hw.check("q1", float("nan"), expected=4, tol=1)
+
+
+def test_check_of_a_missing_variable_tells_the_student_to_run_the_answer_cell():
+    with pytest.raises(hw.CheckFailed) as err:
+        hw.check("q1", lambda: undefined_name, expected=4, hint="set n_faces")  # noqa: F821
+    msg = str(err.value)
+    assert "NameError" in msg and "undefined_name" in msg and "Run the answer cells above" in msg
+    assert msg.endswith("Hint: set n_faces")
+    with pytest.raises(hw.CheckFailed, match="raised AttributeError"):
+        hw.check("q3", lambda: None.center, expected=(1, 2))
+
+
+def test_check_rejects_bad_names_and_tolerances():
+    with pytest.raises(ValueError, match="check name"):
+        hw.check("q 1", True)
+    with pytest.raises(ValueError, match="tol"):
+        hw.check("q1", 1, expected=1, tol=-1)
+
+
+def test_long_values_are_shortened_in_messages():
+    with pytest.raises(hw.CheckFailed) as err:
+        hw.check("q1", list(range(1000)), expected=[1])
+    assert len(str(err.value)) < 200
+
+
+# ------------------------------------------------------------------------------ templates
+
+
+def test_stub_replaces_the_whole_cell_or_only_the_marked_lines():
+    assert hw.stub_source("x = 1\ny = 2") == "# YOUR CODE HERE\nraise NotImplementedError()"
+    src = "img = load()\n### BEGIN SOLUTION\nfaces = detect(img)\n### END SOLUTION\nprint(1)"
+    assert hw.stub_source(src) == "img = load()\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(1)"
+    src = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
+    assert hw.stub_source(src) == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+
+
+def test_template_hides_answers_and_keeps_only_check_outputs(solution):
+    before = copy.deepcopy(solution)
+    tpl = hw.make_template(solution)
+    assert solution == before  # the solution is not changed
+    assert [c.get("id") for c in tpl.cells] == [c.get("id") for c in solution.cells]
+    for mine, ref in zip(tpl.cells, solution.cells):
+        if hw.is_solution(mine):
+            assert "raise NotImplementedError()" in mine.source and "# YOUR CODE HERE" in mine.source
+            assert "detect_faces(img)" not in mine.source and "BEGIN SOLUTION" not in mine.source
+        elif mine.cell_type == "code" and hw.is_check(mine):
+            assert mine.outputs == ref.outputs and mine.source == ref.source
+        elif mine.cell_type == "code":
+            assert mine.outputs == [] and mine.execution_count is None
+            assert mine.source == ref.source
+    assert _answers(tpl)[0].source.startswith("img = cu.load_sample(SAMPLE)\n")  # kept head start
+
+
+def test_markdown_answer_cells_become_a_prompt():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("The answer is 42.")])
+    nb.cells[0].metadata["tags"] = ["solution"]
+    assert hw.make_template(nb).cells[0].source == hw.MARKDOWN_STUB
+
+
+def test_solution_is_a_valid_reference_with_five_checks(solution):
+    assert hw.validate_solution(solution) == []
+    assert hw.expected_checks(solution) == ["q1", "q2", "q3", "q4", "q5"]
+    assert len(_answers(solution)) == 5
+
+
+def test_validate_solution_lists_what_is_wrong(solution, tmp_path):
+    nb = copy.deepcopy(solution)
+    checks = [c for c in nb.cells if hw.is_check(c)]
+    checks[0].execution_count = None
+    checks[1].outputs = []
+    checks[2].outputs = copy.deepcopy(checks[3].outputs)  # q4 twice
+    problems = hw.validate_solution(nb)
+    assert any("not executed" in p for p in problems)
+    assert any("found 0" in p for p in problems)
+    assert any("used twice: q4" in p for p in problems)
+    bad = tmp_path / "solution.ipynb"
+    nbformat.write(nb, str(bad))
+    with pytest.raises(ValueError, match="not ready"):
+        hw.write_template(bad)
+    assert not (tmp_path / "template.ipynb").exists()
+
+
+@pytest.mark.parametrize("name", hw.homework_names())
+def test_committed_templates_match_their_solutions(name):
+    home = hw.find_homework(name)
+    assert hw.check_drift(home.solution, home.template) == []
+
+
+def _edited_copy(tmp_path, edit):
+    shutil.copy(HW0.solution, tmp_path / "solution.ipynb")
+    nb = nbformat.read(str(HW0.template), as_version=4)
+    edit(nb)
+    nbformat.write(nb, str(tmp_path / "template.ipynb"))
+    return hw.check_drift(tmp_path / "solution.ipynb", tmp_path / "template.ipynb")
+
+
+def test_drift_check_catches_an_edited_template(tmp_path):
+    def edit_check(nb):
+        next(c for c in nb.cells if c.get("id") == "q1-check").source = "print('q1: PASS')"
+
+    problems = _edited_copy(tmp_path, edit_check)
+    assert any("q1-check" in p and "source differs" in p for p in problems)
+    assert "make-template" in problems[-1]
+
+    def leak_answer(nb):
+        next(c for c in nb.cells if c.get("id") == "q3-answer").source = "big = cu.largest_face(faces)"
+
+    assert any("q3-answer" in p for p in _edited_copy(tmp_path, leak_answer))
+
+    def drop_output(nb):
+        next(c for c in nb.cells if c.get("id") == "q2-check").outputs = []
+
+    assert any("q2-check" in p and "outputs" in p for p in _edited_copy(tmp_path, drop_output))
+
+    def delete_cell(nb):
+        nb.cells.pop(0)
+
+    assert any("cells" in p for p in _edited_copy(tmp_path, delete_cell))
+
+    def untag(nb):
+        next(c for c in nb.cells if c.get("id") == "q5-answer").metadata["tags"] = []
+
+    assert any("tags differ" in p for p in _edited_copy(tmp_path, untag))
+
+    def only_metadata(nb):
+        nb.metadata["extra"] = 1
+
+    assert _edited_copy(tmp_path, only_metadata) == ["metadata or formatting differs",
+                                                     f"regenerate it: python3 course.py grade make-template {tmp_path}"]
+    (tmp_path / "template.ipynb").write_text("{not json")
+    assert "not a readable notebook" in hw.check_drift(tmp_path / "solution.ipynb", tmp_path / "template.ipynb")[0]
+
+
+def test_find_homework_by_name_prefix_or_folder():
+    assert hw.find_homework("hw0").path == HW0.path
+    assert hw.find_homework(HW0.path).name == "hw0_face_detection"
+    assert HW0.reference == HW0.solution
+    with pytest.raises(ValueError, match="hw0_face_detection"):
+        hw.find_homework("hw99")
+
+
+# ------------------------------------------------------------------------------ graded notebook
+
+
+def test_graded_notebook_takes_only_the_answer_code_from_a_submission(solution, template):
+    sub = copy.deepcopy(template)
+    for cell in sub.cells:
+        if hw.is_check(cell):
+            cell.source = "print('q1: PASS')"  # edited checks do not count ...
+        elif cell.cell_type == "code":
+            cell.outputs = [nbformat.v4.new_output("stream", text="faked\n")]  # ... nor pasted outputs
+    _answers(sub)[0].source = "n_faces = 4"
+    graded, notes, flags = grading.build_graded_notebook(solution, sub)
+    assert notes == ["answers matched by cell ids"] and flags == []
+    for g, ref in zip(graded.cells, solution.cells):
+        if hw.is_check(g):
+            assert g.source == ref.source and g.outputs == ref.outputs
+        elif g.cell_type == "code":
+            assert g.outputs == [] and g.execution_count is None
+            if not hw.is_solution(g):
+                assert g.source == ref.source
+    assert _answers(graded)[0].source == "n_faces = 4"
+    assert _answers(graded)[1].source == _answers(template)[1].source
+
+
+def test_answers_are_found_by_tags_or_by_position_when_ids_change(solution):
+    sub = copy.deepcopy(solution)
+    for i, cell in enumerate(sub.cells):
+        cell.id = f"new-{i}"
+    _, notes, _ = grading.build_graded_notebook(solution, sub)
+    assert notes == ["answers matched by the order of the cells tagged 'solution'"]
+    for cell in sub.cells:
+        cell.metadata.pop("tags", None)
+    graded, notes, _ = grading.build_graded_notebook(solution, sub)
+    assert notes == ["answers matched by cell positions"]
+    assert [c.source for c in _answers(graded)] == [c.source for c in _answers(solution)]
+
+
+def test_missing_answer_cells_are_graded_as_stubs(solution):
+    sub = copy.deepcopy(solution)
+    sub.cells = [c for c in sub.cells if c.get("id") != "q2-answer"][:-3]
+    graded, notes, _ = grading.build_graded_notebook(solution, sub)
+    assert any("q2-answer is missing" in n for n in notes)
+    assert "raise NotImplementedError()" in next(c for c in graded.cells if c.get("id") == "q2-answer").source
+    assert next(c for c in graded.cells if c.get("id") == "q1-answer").source == _answers(solution)[0].source
+
+
+def test_answers_that_tamper_with_the_checker_are_flagged(solution):
+    assert hw.suspicious_code("cu.check = lambda *a, **k: print(a[0] + ': PASS')")
+    assert hw.suspicious_code("import sys; sys.modules['course_utils'] = None")
+    assert hw.suspicious_code("big = cu.largest_face(faces)") == []
+    sub = copy.deepcopy(solution)
+    _answers(sub)[0].source = "cu.check = lambda name, *a, **k: print(f'{name}: PASS')"
+    _, _, flags = grading.build_graded_notebook(solution, sub)
+    assert flags == ["answer cell q1-answer redefines the checker", "answer cell q1-answer prints a PASS line"]
+
+
+def test_invalid_submissions_are_refused_with_a_reason(tmp_path):
+    for name, text, reason in [("empty", "", "not a valid notebook"), ("json", '{"a": 1}', "not a valid notebook"),
+                               ("broken", '{"cells": [', "not a valid notebook")]:
+        p = tmp_path / f"{name}.ipynb"
+        p.write_text(text)
+        with pytest.raises(grading.SubmissionError, match=reason):
+            grading.read_submission(p)
+        r = grading.grade_submission(HW0, p)  # no kernel is started for these
+        assert r.score == 0 and reason in r.error and r.total == 5
+        assert all(reason in m for m in r.messages.values())
+
+
+# ------------------------------------------------------------------------------ reports
+
+
+def _result(student, passed, error=""):
+    r = grading.GradeResult(student, "hw0_face_detection", {n: i < passed for i, n in enumerate(["q1", "q2", "q3"])},
+                            error=error, seconds=1.25)
+    r.messages = {n: "got 3, expected 4. Hint: count" for n, ok in r.checks.items() if not ok}
+    return r
+
+
+def test_gradebook_has_a_row_per_student_and_a_column_per_check(tmp_path):
+    path = grading.write_gradebook([_result("bob", 1), _result("alice", 3)], tmp_path / "g.csv")
+    rows = list(csv.DictReader(path.open()))
+    assert list(rows[0]) == ["student", "homework", "q1", "q2", "q3", "passed", "total", "score",
+                             "seconds", "error", "flags"]
+    assert [(r["student"], r["q2"], r["score"]) for r in rows] == [("alice", "1", "1.00"), ("bob", "0", "0.33")]
+    assert rows[1]["error"] == "got 3, expected 4. Hint: count"
+
+
+def test_feedback_lists_each_check_and_what_to_fix(tmp_path):
+    text = grading.write_feedback(_result("bob", 1, error="the kernel died"), tmp_path / "bob.md").read_text()
+    assert "**Score: 1/3** (33%)" in text and "the kernel died" in text
+    assert "| q1 | PASS |  |" in text and "| q2 | FAIL | got 3, expected 4. Hint: count |" in text
+    report = grading.format_report(_result("bob", 1))
+    assert report.splitlines()[0] == "hw0_face_detection · bob: 1/3 checks passed (score 0.33)"
+
+
+def test_cli_checks_drift_and_explains_usage(capsys):
+    assert grading.main(["check-drift"]) == 0
+    assert "hw0_face_detection: template up to date" in capsys.readouterr().out
+    assert grading.main([]) == 2
+    assert "course.py grade bulk" in capsys.readouterr().out
+    assert grading.main(["hw99", "x.ipynb"]) == 2
