@@ -23,14 +23,30 @@ _EXPORTS = {
     # images and samples
     "load_image": "images", "ImageError": "images",
     "load_sample": "samples", "sample_names": "samples", "save_sample": "samples",
+    # lesson 01: datasets
+    "fetch": "download", "safe_extract": "download", "DownloadError": "download",
+    "UnsafeArchiveError": "download", "load_registry": "download",
+    "DATASETS": "datasets", "find_dataset": "datasets", "sample_dataset": "datasets",
+    "dataset_dir": "datasets", "DatasetFormatError": "datasets", "DatasetNotFoundError": "datasets",
+    "MissingImagesError": "datasets", "LFWIndex": "datasets", "load_lfw": "datasets",
+    "load_lfw_pairs": "datasets", "fetch_lfw": "datasets", "load_celeba": "datasets",
+    "load_celeba_attributes": "datasets", "load_celeba_landmarks": "datasets",
+    "load_celeba_bboxes": "datasets", "load_celeba_identities": "datasets",
+    "load_celeba_partitions": "datasets", "load_vggface_urls": "datasets",
+    "load_vggface2_meta": "datasets", "index_vggface2": "datasets", "load_fer2013_csv": "datasets",
+    "load_fer2013_folders": "datasets", "load_face_mask": "datasets",
+    "index_image_folders": "datasets", "FER2013_LABELS": "datasets", "CELEBA_ATTRIBUTES": "datasets",
     # lesson 02: detection
     "Face": "detection", "detect_faces": "detection", "get_detector": "detection",
     "crop_face": "detection", "largest_face": "detection", "trace_mtcnn": "detection",
     "BACKENDS": "detection", "nms": "detection", "box_iou": "detection",
     "draw_faces": "draw", "show_faces": "draw", "show_image": "draw", "show_grid": "draw",
     "detect_video": "video",
-    # lesson 03: alignment
+    # lesson 03: alignment, landmarks, head pose
     "align_face": "alignment",
+    "detect_landmarks": "landmarks", "draw_landmarks": "landmarks", "LANDMARK_GROUPS": "landmarks",
+    "eye_aspect_ratio": "landmarks", "landmark_group": "landmarks",
+    "estimate_head_pose": "pose", "draw_pose_axes": "pose", "HeadPose": "pose",
     # homework
     "check": "homework", "CheckFailed": "homework", "make_template": "homework",
     "check_drift": "homework", "find_homework": "homework",
