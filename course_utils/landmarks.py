@@ -210,7 +210,7 @@ def draw_landmarks(image: ImageLike, points: np.ndarray, color=(0, 255, 0), radi
 
     out = load_image(image).copy()
     pts = np.asarray(points, dtype=np.float64)
-    r = radius or max(1, round(max(out.shape[:2]) / 300))
+    r = radius or max(1, round(max(out.shape[:2]) / 500))
     if groups and pts.shape == (68, 2):
         for name, idx in LANDMARK_GROUPS.items():
             poly = np.round(pts[list(idx)]).astype(np.int32)

@@ -50,7 +50,9 @@ class HeadPose:
     camera_matrix: np.ndarray
 
     def __str__(self) -> str:
-        return f"HeadPose(yaw={self.yaw:+.1f}, pitch={self.pitch:+.1f}, roll={self.roll:+.1f})"
+        # round first, then add 0.0, so that -0.04 prints as +0.0 (stable notebook output)
+        fmt = lambda v: f"{round(v, 1) + 0.0:+.1f}"  # noqa: E731
+        return f"HeadPose(yaw={fmt(self.yaw)}, pitch={fmt(self.pitch)}, roll={fmt(self.roll)})"
 
 
 def camera_matrix(image_shape: tuple[int, ...], focal: float | None = None) -> np.ndarray:
