@@ -1,0 +1,102 @@
+"""Train the course's reference emotion model on FER2013 (a long CPU job: run it in the background).
+
+    nohup nice -n 19 .venv/bin/python scripts/train_emotion.py --epochs 60 > models/emotion/train.log 2>&1 &
+
+Data: the FER2013 image folders (train/<label>/, test/<label>/), by default ../shared/data/fer2013
+(override with --data or COURSE_SHARED_DATA).  A stratified 10 % of *train* is held back for
+validation and early stopping; *test* is only used once, at the end, for the model card.
+Writes models/emotion/{emotion.keras, emotion.h5, MODEL_CARD.json, history.csv}; with --resume it
+continues from models/emotion/checkpoint.keras.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import course_utils as cu  # noqa: E402
+from course_utils import emotion  # noqa: E402
+
+
+def shared_data() -> Path:
+    return Path(os.environ.get("COURSE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=ROOT / "models" / "emotion")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--resume", action="store_true")
+    args = p.parse_args()
+    data = args.data or shared_data() / "fer2013"
+    if not data.is_dir():
+        print(f"FER2013 folders not found at {data}: pass --data or set COURSE_SHARED_DATA. Nothing trained.")
+        return 0
+    cu.setup(verbose=False)
+    import keras
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    df = cu.load_fer2013_folders(data)
+    train_df, test_df = df[df.split == "train"].reset_index(drop=True), df[df.split == "test"].reset_index(drop=True)
+    t0 = time.perf_counter()
+    x, y = emotion.load_fer_arrays(train_df)
+    xt_test, y_test = emotion.load_fer_arrays(test_df)
+    tr, va = emotion.split_validation(y, 0.1, seed=0)
+    print(f"loaded {len(x)} train ({len(tr)} fit / {len(va)} validation) and {len(xt_test)} test images "
+          f"in {time.perf_counter() - t0:.0f} s", flush=True)
+    ckpt = args.out / "checkpoint.keras"
+    if args.resume and ckpt.exists():
+        model = keras.models.load_model(ckpt)
+        print(f"resumed from {ckpt}", flush=True)
+    else:
+        model = emotion.build_model(width=args.width)
+    model.summary(print_fn=lambda s: print(s, flush=True))
+    log = keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=args.resume)
+    started = time.perf_counter()
+    xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
+    keras_cb = [log]
+    hist = model.fit(xf, y[tr], validation_data=(xv, y[va]), epochs=args.epochs, batch_size=args.batch_size,
+                     class_weight=emotion.class_weights(y[tr]), verbose=2,
+                     callbacks=keras_cb + [
+                         keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=args.patience,
+                                                       restore_best_weights=True),
+                         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-5),
+                         keras.callbacks.ModelCheckpoint(str(ckpt), monitor="val_accuracy", save_best_only=True)])
+    minutes = (time.perf_counter() - started) / 60
+    report = emotion.evaluate(model, xt_test, y_test)
+    val = emotion.evaluate(model, x[va], y[va])
+    emotion.save_model(model, args.out / "emotion.keras")
+    emotion.save_model(model, args.out / "emotion.h5")
+    card = {
+        "data": f"FER2013 image folders ({data.name}): {len(tr)} train images fit, {len(va)} held back for validation; "
+                f"test = {len(xt_test)} images (a subset of FER2013 PublicTest+PrivateTest, no 'disgust')",
+        "architecture": f"VGG-style CNN, width {args.width}, {model.count_params()} parameters, augmentation in-model",
+        "epochs_run": len(hist.history["loss"]),
+        "train_minutes_cpu": round(minutes, 1),
+        "test_accuracy": round(report.accuracy, 4),
+        "test_per_class": {k: (round(v, 4) if v == v else None) for k, v in report.per_class.items()},
+        "validation_accuracy": round(val.accuracy, 4),
+        "validation_per_class": {k: round(v, 4) for k, v in val.per_class.items()},
+        "file_mb": round((args.out / "emotion.keras").stat().st_size / 1e6, 2),
+        "versions": emotion.runtime_versions(),
+    }
+    (args.out / "MODEL_CARD.json").write_text(json.dumps(card, indent=2))
+    print(json.dumps(card, indent=2), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
