@@ -25,7 +25,7 @@ _EXPORTS = {
     "load_sample": "samples", "sample_names": "samples", "save_sample": "samples",
     # lesson 01: datasets
     "fetch": "download", "safe_extract": "download", "DownloadError": "download",
-    "UnsafeArchiveError": "download", "load_registry": "download",
+    "UnsafeArchiveError": "download", "load_registry": "download", "RegistryEntry": "download",
     "DATASETS": "datasets", "find_dataset": "datasets", "sample_dataset": "datasets",
     "dataset_dir": "datasets", "DatasetFormatError": "datasets", "DatasetNotFoundError": "datasets",
     "MissingImagesError": "datasets", "LFWIndex": "datasets", "load_lfw": "datasets",
