@@ -88,10 +88,10 @@ def ensure_env() -> str:
     return str(python)
 
 
-def _run(cmd: list[str]) -> int:
+def _run(cmd: list[str], cwd: Path | str = ROOT) -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
-    return subprocess.call(cmd, cwd=ROOT, env=env)
+    return subprocess.call(cmd, cwd=cwd, env=env)
 
 
 def cmd_setup(args: list[str]) -> int:
@@ -132,7 +132,8 @@ def cmd_lab(args: list[str]) -> int:
 
 def cmd_grade(args: list[str]) -> int:
     python = ensure_env()
-    return _run([python, "-m", "course_utils.grading", *args])
+    # relative paths of submissions are the user's: run from where the command was typed
+    return _run([python, "-m", "course_utils.grading", *args], cwd=os.getcwd())
 
 
 COMMANDS = {"setup": cmd_setup, "run": cmd_run, "test": cmd_test, "lab": cmd_lab, "grade": cmd_grade}

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,19 +240,15 @@ def pytest_configure(config) -> None:  # pragma: no cover - runs inside the grad
 # ------------------------------------------------------------------------------ running
 
 
-def _kill_tree(pid: int) -> None:
-    """Kill a process and all its descendants (the kernel runs in its own session)."""
+#: Environment variable that marks every process of one grading run (pytest, kernel, children).
+RUN_MARKER = "COURSE_GRADING_RUN"
+
+
+def _kill_run(pid: int, marker: str) -> None:
+    """Kill a grading run: the process, its descendants, and any process that inherited the
+    run's marker (a kernel runs in its own session and outlives a killed parent)."""
     try:
         import psutil
-
-        parent = psutil.Process(pid)
-        procs = parent.children(recursive=True) + [parent]
-        for p in procs:
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(procs, timeout=5)
     except ImportError:  # psutil comes with ipykernel; without it, kill what we can
         import signal
 
@@ -259,8 +256,26 @@ def _kill_tree(pid: int) -> None:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
-    except Exception:  # the process is already gone
+        return
+    procs = []
+    try:
+        parent = psutil.Process(pid)
+        procs = parent.children(recursive=True) + [parent]
+    except psutil.Error:  # already gone
         pass
+    me = os.getpid()
+    for p in psutil.process_iter():
+        try:
+            if p.pid != me and p not in procs and p.environ().get(RUN_MARKER) == marker:
+                procs.append(p)
+        except psutil.Error:  # exited meanwhile, or another user's process
+            pass
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=5)
 
 
 def _tail(path: Path, chars: int = 4000) -> str:
@@ -313,9 +328,10 @@ def _reason(text: str) -> str:
     return _clip(errors[-1] if errors else (lines[-1] if lines else "failed"))
 
 
-def _subprocess_env(workdir: Path) -> dict[str, str]:
+def _subprocess_env(workdir: Path, marker: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
+        RUN_MARKER: marker,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")])),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
@@ -352,17 +368,18 @@ def run_nbval(notebook: Path, *, cell_timeout: float, timeout: float,
            "--nbval-sanitize-with", str(sanitize), "--nbval-cell-timeout", str(cell_timeout),
            "-p", "no:cacheprovider", "-p", "course_utils.grading", "-c", str(workdir / "pytest.ini"),
            "--rootdir", str(workdir), "--junitxml", str(junit), "-q", "--color=no"]
+    marker = uuid.uuid4().hex
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=workdir, env=_subprocess_env(workdir), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, cwd=workdir, env=_subprocess_env(workdir, marker), stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_tree(proc.pid)
+            _kill_run(proc.pid, marker)
             proc.wait()
             return {}, f"the notebook did not finish within {timeout:g} s and was stopped"
         finally:
-            _kill_tree(proc.pid)  # nothing the submission started may outlive grading
+            _kill_run(proc.pid, marker)  # nothing the submission started may outlive grading
     if not junit.exists():
         return {}, "the grader could not run the notebook: " + _clip(_tail(log, 600), 200)
     try:
@@ -400,15 +417,18 @@ def grade_submission(homework: str | Path | hw.Homework, submission: str | Path,
     except SubmissionError as exc:
         result.error = str(exc)
     if not result.error:
-        with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
-            workdir = Path(tmp)
-            _copy_homework_files(home, workdir)
-            path = workdir / GRADED_NAME
-            nbformat.write(graded, str(path))
-            cells, result.error = run_nbval(path, cell_timeout=cell_timeout, timeout=notebook_timeout)
-            if keep is not None:
-                shutil.copytree(workdir, keep, dirs_exist_ok=True)
-        _score_cells(result, graded, cells)
+        try:
+            with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as tmp:
+                workdir = Path(tmp)
+                _copy_homework_files(home, workdir)
+                path = workdir / GRADED_NAME
+                nbformat.write(graded, str(path))
+                cells, result.error = run_nbval(path, cell_timeout=cell_timeout, timeout=notebook_timeout)
+                if keep is not None:
+                    shutil.copytree(workdir, keep, dirs_exist_ok=True, symlinks=True)
+            _score_cells(result, graded, cells)
+        except Exception as exc:  # a grader problem must not stop a bulk run
+            result.error = f"the grader failed on this notebook ({type(exc).__name__}: {_clip(str(exc), 150)})"
     for name, ok in result.checks.items():
         if not ok and name not in result.messages:
             result.messages[name] = result.error or "failed"
@@ -509,7 +529,7 @@ def grade_folder(homework: str | Path, folder: str | Path, *, workers: int = 2,
     ``feedback/`` beside the gradebook).  Returns the results sorted by student."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    home = hw.find_homework(homework)
+    home = homework if isinstance(homework, hw.Homework) else hw.find_homework(homework)
     folder, out = Path(folder), Path(out)
     feedback_dir = Path(feedback_dir) if feedback_dir else out.parent / "feedback"
     paths = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
@@ -549,6 +569,22 @@ python3 course.py grade check-drift [HOMEWORK ...]
 HOMEWORK is a name from homework/ (e.g. hw0_face_detection, or hw0) or a folder."""
 
 
+def _user_path(text: str) -> Path:
+    """A path as the user typed it: relative paths start in the directory the command was typed
+    in (``$PWD``), also when ``course.py`` runs this module from the repository root."""
+    p = Path(text).expanduser()
+    shell_dir = os.environ.get("PWD", "")
+    if not p.is_absolute() and shell_dir and Path(shell_dir).is_dir():
+        return Path(shell_dir) / p
+    return p
+
+
+def _homework(text: str) -> hw.Homework:
+    """A homework named on the command line: a folder (from ``$PWD``) or a name."""
+    folder = _user_path(text)
+    return hw.find_homework(folder if folder.is_dir() else text)
+
+
 def _timeouts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT, help="seconds per cell")
     p.add_argument("--timeout", type=float, default=DEFAULT_NOTEBOOK_TIMEOUT, help="seconds per notebook")
@@ -565,39 +601,39 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "grade":
             p.add_argument("homework")
-            p.add_argument("submission", type=Path)
-            p.add_argument("--keep", type=Path, help="copy the working folder (graded notebook, log) here")
+            p.add_argument("submission", type=_user_path)
+            p.add_argument("--keep", type=_user_path, help="copy the working folder (graded notebook, log) here")
             _timeouts(p)
             a = p.parse_args(rest)
             if not a.submission.is_file():
                 print(f"not found: {a.submission}", file=sys.stderr)
                 return 2
-            r = grade_submission(a.homework, a.submission, cell_timeout=a.cell_timeout,
+            r = grade_submission(_homework(a.homework), a.submission, cell_timeout=a.cell_timeout,
                                  notebook_timeout=a.timeout, keep=a.keep)
             print(format_report(r))
             return 0 if r.total and r.passed == r.total else 1
         if command == "bulk":
             p.add_argument("homework")
-            p.add_argument("folder", type=Path)
+            p.add_argument("folder", type=_user_path)
             p.add_argument("--workers", type=int, default=2)
-            p.add_argument("--out", type=Path, default=Path("gradebook.csv"))
-            p.add_argument("--feedback", type=Path, default=None, help="default: feedback/ beside --out")
+            p.add_argument("--out", type=_user_path, default="gradebook.csv")
+            p.add_argument("--feedback", type=_user_path, default=None, help="default: feedback/ beside --out")
             _timeouts(p)
             a = p.parse_args(rest)
-            grade_folder(a.homework, a.folder, workers=a.workers, out=a.out, feedback_dir=a.feedback,
+            grade_folder(_homework(a.homework), a.folder, workers=a.workers, out=a.out, feedback_dir=a.feedback,
                          cell_timeout=a.cell_timeout, notebook_timeout=a.timeout)
             return 0
         if command == "make-template":
             p.add_argument("homework")
             a = p.parse_args(rest)
-            home = hw.find_homework(a.homework)
+            home = _homework(a.homework)
             print(f"wrote {hw.write_template(home.solution)}")
             return 0
         p.add_argument("homework", nargs="*")
         a = p.parse_args(rest)
         bad = 0
         for name in a.homework or hw.homework_names():
-            home = hw.find_homework(name)
+            home = _homework(name)
             problems = hw.check_drift(home.solution, home.template)
             bad += bool(problems)
             print(f"{home.name}: " + ("template up to date" if not problems else "DRIFT\n  " + "\n  ".join(problems)))

@@ -75,8 +75,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_rounded(v) for v in value)
+    return value
+
+
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(_plain(value))
+    """A value for a message: plain Python, floats to 2 decimals, at most ``limit`` characters."""
+    text = repr(_rounded(_plain(value)))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
