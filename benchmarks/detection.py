@@ -5,7 +5,8 @@
 Prints images per second for raw ``mtcnn.MTCNN.detect_faces``, raw ``facenet_pytorch.MTCNN.detect``
 and ``course_utils.detect_faces`` for each backend (single images and batched), then the ratios the
 course targets: the library adds at most 5 % over the raw backend it wraps, and batched facenet is
-faster per image than sequential calls.  Each figure is the median of ``--rounds`` interleaved rounds.
+faster per image than sequential calls.  Speeds are medians of ``--rounds`` rounds; ratios are
+medians of back-to-back pairs, so that the machine's drifts cancel.
 """
 from __future__ import annotations
 
@@ -37,6 +38,22 @@ def test_images() -> dict[str, np.ndarray]:
         "1280x720, 1 face": one_720,
         "1280x720, 4 faces": group,
     }
+
+
+def paired_ratio(fn_a, fn_b, rounds: int) -> float:
+    """Median over rounds of time(fn_a) / time(fn_b), the two run back to back in each round, so
+    that drifts of the machine's speed (other processes, clock) cancel out of the ratio."""
+    fn_a(), fn_b()
+    ratios = []
+    for i in range(rounds):
+        pair = []
+        for fn in ((fn_a, fn_b) if i % 2 == 0 else (fn_b, fn_a)):
+            start = time.perf_counter()
+            fn()
+            pair.append(time.perf_counter() - start)
+        ta, tb = pair if i % 2 == 0 else pair[::-1]
+        ratios.append(ta / tb)
+    return statistics.median(ratios)
 
 
 def median_seconds(fn, rounds: int) -> float:
@@ -86,20 +103,23 @@ def main() -> int:
         for name, s in secs.items():
             backend = "haar" if "haar" in name else ("facenet" if "facenet" in name else "mtcnn")
             print(f"{label:18s} {name:34s} {1 / s:7.2f} {1000 * s:8.1f} {n_faces[backend]:5d}")
-        for name, (_, raw) in runs.items():
+        for name, (fn, raw) in runs.items():
             if raw:
-                ratios.append((label, name, secs[name] / secs[raw]))
+                ratios.append((label, name, paired_ratio(fn, runs[raw][0], 2 * args.rounds + 1)))
         # batched against sequential, per image
         batch = [img] * args.batch
         for backend in ("facenet", "mtcnn"):
-            seq = median_seconds(lambda: [cu.detect_faces(im, backend) for im in batch], max(2, args.rounds // 2))
-            bat = median_seconds(lambda: cu.detect_faces(batch, backend), max(2, args.rounds // 2))
+            run_seq = lambda: [cu.detect_faces(im, backend) for im in batch]  # noqa: E731
+            run_bat = lambda: cu.detect_faces(batch, backend)  # noqa: E731
+            seq = median_seconds(run_seq, max(2, args.rounds // 2))
+            bat = median_seconds(run_bat, max(2, args.rounds // 2))
             print(f"{label:18s} {backend + ' sequential x' + str(args.batch):34s} {args.batch / seq:7.2f} "
                   f"{1000 * seq / args.batch:8.1f}")
             print(f"{label:18s} {backend + ' batched x' + str(args.batch):34s} {args.batch / bat:7.2f} "
                   f"{1000 * bat / args.batch:8.1f}")
-            ratios.append((label, f"{backend} batched / sequential (per image)", bat / seq))
-    print("\nratios (time of the first / time of the second; < 1 is faster)")
+            ratios.append((label, f"{backend} batched / sequential (per image)",
+                           paired_ratio(run_bat, run_seq, max(3, args.rounds // 2))))
+    print("\nratios: median over rounds of paired, back-to-back runs (time of the first / time of the second)")
     for label, what, r in ratios:
         if "batched" in what:
             verdict = "batched faster" if r < 1 else "batched NOT faster"

@@ -127,12 +127,23 @@ class Detector:
         raise NotImplementedError
 
 
+#: Most pixels sent through the networks in one batch.  Measured on a 2-core CPU
+#: (benchmarks/detection.py): batches of 640x480 images run faster per image than one by one, but
+#: batches of 1280x720 images run slower (memory-bound), so large images go one at a time.
+MAX_BATCH_PIXELS = 4 * 640 * 480
+
+
 def _group_by_shape(images: list[np.ndarray]) -> list[list[int]]:
-    """Indices of the images, grouped by array shape (in first-seen order)."""
+    """Indices of the images, grouped by array shape (first-seen order), in chunks of at most
+    :data:`MAX_BATCH_PIXELS` pixels (at least one image per chunk)."""
     groups: dict[tuple, list[int]] = {}
     for i, im in enumerate(images):
         groups.setdefault(im.shape, []).append(i)
-    return list(groups.values())
+    chunks = []
+    for shape, idx in groups.items():
+        size = max(1, MAX_BATCH_PIXELS // (shape[0] * shape[1]))
+        chunks += [idx[k:k + size] for k in range(0, len(idx), size)]
+    return chunks
 
 
 @functools.lru_cache(maxsize=1)

@@ -39,7 +39,9 @@ def main() -> int:
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--patience", type=int, default=10)
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--evaluate-only", action="store_true",
+                   help="evaluate the checkpoint on test and write the model files and card")
     args = p.parse_args()
     data = args.data or shared_data() / "fer2013"
     if not data.is_dir():
@@ -49,6 +51,9 @@ def main() -> int:
     import keras
 
     args.out.mkdir(parents=True, exist_ok=True)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(os.cpu_count() or 2)
     df = cu.load_fer2013_folders(data)
     train_df, test_df = df[df.split == "train"].reset_index(drop=True), df[df.split == "test"].reset_index(drop=True)
     t0 = time.perf_counter()
@@ -58,24 +63,42 @@ def main() -> int:
     print(f"loaded {len(x)} train ({len(tr)} fit / {len(va)} validation) and {len(xt_test)} test images "
           f"in {time.perf_counter() - t0:.0f} s", flush=True)
     ckpt = args.out / "checkpoint.keras"
-    if args.resume and ckpt.exists():
+    if args.evaluate_only:
+        if not ckpt.exists():
+            print(f"no checkpoint at {ckpt}: train first")
+            return 1
         model = keras.models.load_model(ckpt)
-        print(f"resumed from {ckpt}", flush=True)
+        epochs_run, minutes = _history_summary(args.out / "history.csv")
     else:
-        model = emotion.build_model(width=args.width)
-    model.summary(print_fn=lambda s: print(s, flush=True))
-    log = keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=args.resume)
-    started = time.perf_counter()
-    xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
-    keras_cb = [log]
-    hist = model.fit(xf, y[tr], validation_data=(xv, y[va]), epochs=args.epochs, batch_size=args.batch_size,
-                     class_weight=emotion.class_weights(y[tr]), verbose=2,
-                     callbacks=keras_cb + [
-                         keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=args.patience,
-                                                       restore_best_weights=True),
-                         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-5),
-                         keras.callbacks.ModelCheckpoint(str(ckpt), monitor="val_accuracy", save_best_only=True)])
-    minutes = (time.perf_counter() - started) / 60
+        if args.resume and ckpt.exists():
+            model = keras.models.load_model(ckpt)
+            print(f"resumed from {ckpt}", flush=True)
+        else:
+            model = emotion.build_model(width=args.width)
+        model.summary(print_fn=lambda s: print(s, flush=True))
+        started = time.perf_counter()
+        xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
+        model.fit(xf, y[tr], validation_data=(xv, y[va]), epochs=args.epochs, batch_size=args.batch_size,
+                  class_weight=emotion.class_weights(y[tr]), verbose=2, callbacks=[
+                      keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=args.resume),
+                      keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=args.patience,
+                                                    restore_best_weights=True),
+                      keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-5),
+                      keras.callbacks.ModelCheckpoint(str(ckpt), monitor="val_accuracy", save_best_only=True)])
+        epochs_run, _ = _history_summary(args.out / "history.csv")
+        minutes = (time.perf_counter() - started) / 60
+    write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes)
+    return 0
+
+
+def _history_summary(path: Path) -> tuple[int, float | None]:
+    """Epochs recorded in the CSV log (training time is not in it)."""
+    if not path.exists():
+        return 0, None
+    return max(0, len(path.read_text().strip().splitlines()) - 1), None
+
+
+def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes) -> None:
     report = emotion.evaluate(model, xt_test, y_test)
     val = emotion.evaluate(model, x[va], y[va])
     emotion.save_model(model, args.out / "emotion.keras")
@@ -83,9 +106,10 @@ def main() -> int:
     card = {
         "data": f"FER2013 image folders ({data.name}): {len(tr)} train images fit, {len(va)} held back for validation; "
                 f"test = {len(xt_test)} images (a subset of FER2013 PublicTest+PrivateTest, no 'disgust')",
-        "architecture": f"VGG-style CNN, width {args.width}, {model.count_params()} parameters, augmentation in-model",
-        "epochs_run": len(hist.history["loss"]),
-        "train_minutes_cpu": round(minutes, 1),
+        "architecture": f"VGG-style CNN (course_utils.emotion.build_model), {model.count_params()} parameters, "
+                        "augmentation in-model",
+        "epochs_run": epochs_run,
+        "train_minutes_cpu": None if minutes is None else round(minutes, 1),
         "test_accuracy": round(report.accuracy, 4),
         "test_per_class": {k: (round(v, 4) if v == v else None) for k, v in report.per_class.items()},
         "validation_accuracy": round(val.accuracy, 4),
@@ -94,8 +118,39 @@ def main() -> int:
         "versions": emotion.runtime_versions(),
     }
     (args.out / "MODEL_CARD.json").write_text(json.dumps(card, indent=2))
+    (args.out / "MODEL_CARD.md").write_text(card_markdown(card))
     print(json.dumps(card, indent=2), flush=True)
-    return 0
+
+
+def card_markdown(card: dict) -> str:
+    """The model card for people; MODEL_CARD.json holds the same figures for programs."""
+    rows = "\n".join(f"| {k} | {'n/a (no test images)' if v is None else f'{v:.3f}'} | "
+                      f"{card['validation_per_class'].get(k, float('nan')):.3f} |"
+                      for k, v in card["test_per_class"].items())
+    versions = ", ".join(f"{k} {v}" for k, v in card["versions"].items())
+    target = "meets" if card["test_accuracy"] >= 0.68 else "does NOT yet meet"
+    return f"""# Reference emotion model (FER2013)
+
+Made by `scripts/train_emotion.py`; evaluated by `benchmarks/emotion.py`.
+
+- **Data:** {card['data']}. Test accuracy is therefore not directly comparable with published FER2013
+  figures (full PublicTest or PrivateTest).
+- **Architecture:** {card['architecture']}.
+- **Training:** {card['epochs_run']} epochs on a 2-core CPU{'' if card['train_minutes_cpu'] is None else f", {card['train_minutes_cpu']} minutes"};
+  Adam 1e-3 halved on plateaus, class weights (square-root inverse frequency), early stopping on
+  validation accuracy.
+- **Test accuracy: {card['test_accuracy']:.3f}** (validation {card['validation_accuracy']:.3f}); it {target} the
+  course target of 0.68 (anchors: human ~0.65, simple CNNs ~0.61, best single network ~0.73).
+- **File:** emotion.keras, {card['file_mb']} MB (also emotion.h5, the lecture's format). Saved with {versions}.
+
+| class | test accuracy (recall) | validation |
+|---|---|---|
+{rows}
+
+Caveats: FER2013 labels are noisy (human agreement ~65 %), classes are imbalanced (`disgust` is 1 % of
+train and absent from this test split), and near-duplicates between train and test make test accuracy
+somewhat optimistic.
+"""
 
 
 if __name__ == "__main__":
