@@ -107,7 +107,7 @@ def quiet_tensorflow() -> None:
     silence the C++ lines; later calls still quiet the Python loggers."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # (TF_ENABLE_ONEDNN_OPTS stays on: its start-up notice is an INFO line that the level above
-    # hides, and turning oneDNN off makes CPU training about 1.8x slower.)
+    # hides, and turning oneDNN off made CPU training steps noticeably slower; see CONTRIBUTING.)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
