@@ -47,6 +47,11 @@ _EXPORTS = {
     "detect_landmarks": "landmarks", "draw_landmarks": "landmarks", "LANDMARK_GROUPS": "landmarks",
     "eye_aspect_ratio": "landmarks", "landmark_group": "landmarks",
     "estimate_head_pose": "pose", "draw_pose_axes": "pose", "HeadPose": "pose",
+    # lessons 04 and 05: classifying detected faces
+    "FaceClassifier": "classify", "classify_faces": "classify", "annotate_faces": "classify",
+    "draw_labelled": "classify", "save_model": "classify", "load_model": "classify",
+    "find_model": "classify", "ModelVersionError": "classify", "ModelNotFoundError": "classify",
+    "save_image": "images",
     # homework
     "check": "homework", "CheckFailed": "homework", "make_template": "homework",
     "check_drift": "homework", "find_homework": "homework",

@@ -36,8 +36,9 @@ def draw_faces(image: ImageLike, faces: Sequence[Face], color: tuple[int, int, i
         if text:
             (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, t)
             ty = y1 - 4 if y1 - th - 6 >= 0 else y2 + th + 4
-            cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 2, ty + base), color, -1)
-            cv2.putText(out, text, (x1 + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), t, cv2.LINE_AA)
+            tx = max(0, min(x1, out.shape[1] - tw - 3))  # keep the caption inside the image
+            cv2.rectangle(out, (tx, ty - th - base), (tx + tw + 2, ty + base), color, -1)
+            cv2.putText(out, text, (tx + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), t, cv2.LINE_AA)
         if show_keypoints and f.keypoints:
             r = max(2, t + 1)
             for name, c in zip(KEYPOINT_NAMES, KEYPOINT_COLORS):

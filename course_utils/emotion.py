@@ -11,27 +11,18 @@ Labels are FER2013's codes 0-6 in the CSV order (:data:`EMOTIONS`).
 """
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .images import ImageLike, load_image
+from . import classify
+from .classify import _keras, ModelVersionError, file_versions, load_model, runtime_versions  # noqa: F401 (re-exported)
+from .images import ImageLike
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 INPUT_SIZE = 48
-
-
-def _keras():
-    from .env import quiet_tensorflow
-
-    quiet_tensorflow()
-    import keras
-
-    return keras
 
 
 # ------------------------------------------------------------------------------ data
@@ -54,19 +45,28 @@ def load_fer_arrays(df, size: int = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray]
     return x, df["emotion"].to_numpy(dtype=np.int64)
 
 
+def load_fer_splits(root: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """FER2013 from either Kaggle format as ``{"train": (x, y), "test": (x, y)}`` (uint8 48x48, int64).
+
+    A folder holding ``fer2013.csv``/``icml_face_data.csv`` is read from the CSV (``Training`` rows
+    are train, ``PublicTest`` + ``PrivateTest`` are test); otherwise the ``train|test/<label>/`` images.
+    """
+    from . import datasets
+
+    root = Path(root)
+    csv = next((root / n for n in ("fer2013.csv", "icml_face_data.csv") if (root / n).is_file()), None)
+    if csv is not None:
+        x, meta = datasets.load_fer2013_csv(csv)
+        y = meta["emotion"].to_numpy(dtype=np.int64)
+        train = (meta["usage"] == "Training").to_numpy()
+        return {"train": (x[train], y[train]), "test": (x[~train], y[~train])}
+    df = datasets.load_fer2013_folders(root)
+    return {split: load_fer_arrays(df[df.split == split].reset_index(drop=True)) for split in ("train", "test")}
+
+
 def preprocess_faces(faces: Sequence[np.ndarray] | np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     """Face crops (any size, RGB or gray) to the network's input: float32 (N, 48, 48, 1) in [0, 1]."""
-    import cv2
-
-    out = np.empty((len(faces), size, size, 1), dtype=np.float32)
-    for i, f in enumerate(faces):
-        a = np.asarray(f)
-        if a.ndim == 3:
-            a = cv2.cvtColor(load_image(a), cv2.COLOR_RGB2GRAY)
-        if a.shape != (size, size):
-            a = cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA)
-        out[i, ..., 0] = a.astype(np.float32) / 255.0
-    return out
+    return classify.faces_to_input(faces, size, channels=1)
 
 
 def class_weights(labels: np.ndarray, num_classes: int = len(EMOTIONS), power: float = 0.5) -> dict[int, float]:
@@ -90,6 +90,105 @@ def split_validation(y: np.ndarray, fraction: float = 0.1, seed: int = 0) -> tup
     idx = np.arange(len(y))
     tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=y)
     return np.sort(tr), np.sort(va)
+
+
+# ------------------------------------------------------------------------------ the stand-in data
+
+#: How each synthetic expression is drawn: eye opening, brow raise and inner-end tilt (pixels on a
+#: 96-pixel canvas; + is up), mouth curvature (+ corners up), mouth opening and width.  Ranges overlap
+#: between neighbouring classes so that the task is not trivial.
+_EXPRESSIONS = {
+    "angry":    dict(eye=(1.8, 3.0), brow=(-4, -1), tilt=(-7, -4), curve=(-2, 1), open=(0, 0), width=(9, 13)),
+    "disgust":  dict(eye=(1.2, 2.4), brow=(-3, 0), tilt=(-3, 0), curve=(-3, 2), open=(0, 0), width=(11, 15)),
+    "fear":     dict(eye=(4.5, 6.5), brow=(3, 6), tilt=(3, 6), curve=(-5, -2), open=(3, 6), width=(13, 17)),
+    "happy":    dict(eye=(1.0, 2.5), brow=(0, 2), tilt=(-1, 1), curve=(5, 9), open=(0, 4), width=(13, 17)),
+    "sad":      dict(eye=(2.0, 3.5), brow=(-1, 2), tilt=(3, 6), curve=(-8, -4), open=(0, 0), width=(10, 14)),
+    "surprise": dict(eye=(5.0, 7.0), brow=(5, 9), tilt=(-1, 1), curve=(-1, 1), open=(6, 10), width=(6, 9)),
+    "neutral":  dict(eye=(2.8, 4.2), brow=(-1, 1), tilt=(-1, 1), curve=(-1, 1), open=(0, 0), width=(11, 15)),
+}
+
+
+def synthetic_expressions(n_per_class: int = 100, seed: int = 0, size: int = INPUT_SIZE,
+                          classes: Sequence[str] = EMOTIONS) -> tuple[np.ndarray, np.ndarray]:
+    """Drawn cartoon faces, one of seven expressions each: the lesson's **stand-in** for FER2013.
+
+    Brows, eyes and mouth follow simple rules (surprise: raised brows, wide eyes, open round mouth;
+    angry: brows down towards the nose; sad: inner brows up, mouth corners down; disgust: a wrinkled
+    nose and a raised lip on one side ...), with random face shape, position, rotation, lighting,
+    glasses, blur and noise.  A small CNN learns it in seconds on a CPU, so the lesson and the
+    homework can train offline; it says nothing about real faces.
+
+    Returns:
+        ``(x, y)``: uint8 (N, size, size) gray faces and int64 labels (indices into :data:`EMOTIONS`),
+        shuffled; the same ``seed`` gives the same data.
+    """
+    import cv2
+
+    unknown = [c for c in classes if c not in _EXPRESSIONS]
+    if unknown:
+        raise ValueError(f"unknown expression(s) {unknown}; choose from {EMOTIONS}")
+    rng = np.random.default_rng(seed)
+    labels = np.repeat([EMOTIONS.index(c) for c in classes], n_per_class)
+    rng.shuffle(labels)
+    x = np.empty((len(labels), size, size), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        x[i] = cv2.resize(_draw_expression(EMOTIONS[label], rng), (size, size), interpolation=cv2.INTER_AREA)
+    return x, labels.astype(np.int64)
+
+
+def _draw_expression(name: str, rng: np.random.Generator, side: int = 96) -> np.ndarray:
+    import cv2
+
+    p = {k: rng.uniform(*v) for k, v in _EXPRESSIONS[name].items()}
+    u = lambda a, b: rng.uniform(a, b)  # noqa: E731
+    bg = u(20, 110)
+    img = np.full((side, side), bg, np.float32)
+    img += np.linspace(-1, 1, side)[None, :] * u(-25, 25)  # uneven light
+    cx, cy = side / 2 + u(-4, 4), side / 2 + u(-2, 4)
+    skin, ink = u(140, 215), u(20, 60)
+    cv2.ellipse(img, (round(cx), round(cy)), (round(u(29, 35)), round(u(37, 43))), 0, 0, 360, skin, -1,
+                cv2.LINE_AA)
+    ey, ex = cy - u(8, 12), u(11, 15)
+    for sgn in (-1, 1):  # eyes, brows (inner end = towards the nose)
+        eye_x = cx + sgn * ex
+        cv2.ellipse(img, (round(eye_x), round(ey)), (round(u(4.5, 6)), max(1, round(p["eye"]))), 0, 0, 360,
+                    ink, -1, cv2.LINE_AA)
+        by = ey - 8 - p["brow"]
+        lift = p["tilt"] if not (name == "disgust" and sgn > 0) else p["tilt"] + 2
+        inner, outer = (eye_x - sgn * 6, by - lift / 2), (eye_x + sgn * 7, by + lift / 2)
+        cv2.line(img, (round(inner[0]), round(inner[1])), (round(outer[0]), round(outer[1])), ink,
+                 int(rng.integers(2, 4)), cv2.LINE_AA)
+    nose_y = cy + u(4, 8)
+    cv2.line(img, (round(cx), round(ey + 4)), (round(cx + u(-2, 2)), round(nose_y)), ink * 1.6, 1, cv2.LINE_AA)
+    if name == "disgust":  # wrinkles beside the nose
+        for k in (-1, 1):
+            x0 = cx + k * 5
+            cv2.line(img, (round(x0), round(nose_y - 6)), (round(x0 + k * 3), round(nose_y - 1)), ink, 1, cv2.LINE_AA)
+    my, w = cy + u(17, 21), p["width"]
+    xs = np.linspace(-w, w, 21)
+    ys = my - p["curve"] * (xs / w) ** 2
+    if name == "disgust":  # one corner raised: a sneer
+        side_sign = rng.choice([-1, 1])
+        ys -= np.clip(side_sign * xs / w, 0, None) * u(3, 6)
+    if p["open"] >= 1:
+        top = np.stack([xs + cx, ys - p["open"] / 2], 1)
+        bottom = np.stack([xs[::-1] + cx, ys[::-1] + p["open"] / 2 * (1 - (xs[::-1] / w) ** 2 * 0.6)], 1)
+        cv2.fillPoly(img, [np.round(np.concatenate([top, bottom])).astype(np.int32)], ink, cv2.LINE_AA)
+    else:
+        pts = np.round(np.stack([xs + cx, ys], 1)).astype(np.int32)
+        cv2.polylines(img, [pts], False, ink, int(rng.integers(2, 4)), cv2.LINE_AA)
+    if rng.random() < 0.25:  # glasses, on any class
+        for sgn in (-1, 1):
+            cv2.circle(img, (round(cx + sgn * ex), round(ey)), 8, ink, 1, cv2.LINE_AA)
+        cv2.line(img, (round(cx - ex + 8), round(ey)), (round(cx + ex - 8), round(ey)), ink, 1, cv2.LINE_AA)
+    m = cv2.getRotationMatrix2D((cx, cy), u(-12, 12), u(0.88, 1.12))
+    m[:, 2] += (u(-4, 4), u(-4, 4))
+    img = cv2.warpAffine(img, m, (side, side), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+    img = cv2.GaussianBlur(img, (0, 0), u(0.3, 1.5))
+    img = (img - 128) * u(0.7, 1.2) + 128 + u(-25, 25) + rng.normal(0, u(2, 12), img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------ model
@@ -126,6 +225,30 @@ def build_model(num_classes: int = len(EMOTIONS), width: int = 32, dropout: floa
     outputs = layers.Dense(num_classes, activation="softmax", name="emotion")(x)
     model = keras.Model(inputs, outputs, name="fer_cnn")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def build_small_model(num_classes: int = len(EMOTIONS), width: int = 8, input_size: int = INPUT_SIZE,
+                      learning_rate: float = 3e-3):
+    """A small CNN for quick runs (the stand-in data, the homework): four blocks of one 3x3 conv +
+    batch norm + ReLU + max-pooling, global average pooling and a softmax (about 25 k parameters at
+    ``width=8``).  Batch norm with a short memory (momentum 0.9) so that a few hundred steps suffice."""
+    keras = _keras()
+    from keras import layers
+
+    inputs = keras.Input((input_size, input_size, 1), name="face")
+    x = inputs
+    for f in (width, 2 * width, 4 * width, 8 * width):
+        x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="emotion")(x)
+    model = keras.Model(inputs, outputs, name="fer_small_cnn")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     return model
 
@@ -173,16 +296,24 @@ class EmotionReport:
 
 
 def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> EmotionReport:
-    """Accuracy, per-class accuracy (recall; NaN for a class with no test image) and confusion matrix."""
-    from sklearn.metrics import confusion_matrix
+    """Accuracy, per-class accuracy (recall; NaN for a class with no test image) and confusion matrix.
 
+    ``x``: uint8 faces (preprocessed here) or the float32 network input.
+    """
     xp = preprocess_faces(x) if np.asarray(x).dtype == np.uint8 else x
     pred = model.predict(xp, batch_size=batch_size, verbose=0).argmax(1)
-    n = len(EMOTIONS)
+    return report_from_predictions(np.asarray(y), pred)
+
+
+def report_from_predictions(y: np.ndarray, pred: np.ndarray, labels: Sequence[str] = EMOTIONS) -> EmotionReport:
+    """The :class:`EmotionReport` of predicted class indices against the truth."""
+    from sklearn.metrics import confusion_matrix
+
+    n = len(labels)
     cm = confusion_matrix(y, pred, labels=list(range(n)))
     support = cm.sum(1)
-    per = {EMOTIONS[i]: (float(cm[i, i] / support[i]) if support[i] else float("nan")) for i in range(n)}
-    return EmotionReport(float((pred == y).mean()), per, cm)
+    per = {labels[i]: (float(cm[i, i] / support[i]) if support[i] else float("nan")) for i in range(n)}
+    return EmotionReport(float((np.asarray(pred) == np.asarray(y)).mean()), per, cm, tuple(labels))
 
 
 def show_confusion(report: EmotionReport, ax=None, normalize: bool = True):
@@ -208,92 +339,22 @@ def show_confusion(report: EmotionReport, ax=None, normalize: bool = True):
     return ax
 
 
-# ------------------------------------------------------------------------------ files
+# ------------------------------------------------------------------------------ files and faces
 
 
-class ModelVersionError(RuntimeError):
-    """A model file that this TensorFlow/Keras cannot load; the message names both versions."""
+def save_model(model, path: str | Path, **info) -> Path:
+    """Save as ``.keras`` or ``.h5`` with a side-car naming :data:`EMOTIONS` and the versions
+    (:func:`course_utils.classify.save_model`)."""
+    return classify.save_model(model, path, EMOTIONS, **info)
 
 
-def runtime_versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {}
-    for dist in ("keras", "tensorflow-cpu", "tensorflow"):
-        try:
-            out[dist.replace("-cpu", "")] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
-def file_versions(path: str | Path) -> dict[str, str]:
-    """The Keras (and, where recorded, TensorFlow) version that saved a ``.keras`` or ``.h5`` file."""
-    path = Path(path)
-    if path.suffix == ".keras":
-        with zipfile.ZipFile(path) as z:
-            meta = json.loads(z.read("metadata.json"))
-        return {"keras": meta.get("keras_version", "unknown")}
-    if path.suffix in (".h5", ".hdf5"):
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            v = f.attrs.get("keras_version", "unknown")
-            return {"keras": v.decode() if isinstance(v, bytes) else str(v)}
-    raise ValueError(f"unknown model file type {path.suffix!r}; use .keras or .h5")
-
-
-def save_model(model, path: str | Path) -> Path:
-    """Save as ``.keras`` (Keras 3's format) or ``.h5`` (the legacy format the lecture uses),
-    with a ``.json`` side-car naming the labels and the library versions."""
-    path = Path(path)
-    if path.suffix not in (".keras", ".h5"):
-        raise ValueError(f"save as .keras or .h5, got {path.suffix!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    path.with_suffix(path.suffix + ".json").write_text(json.dumps(
-        {"labels": list(EMOTIONS), "input": [INPUT_SIZE, INPUT_SIZE, 1], "saved_with": runtime_versions()}, indent=2))
-    return path
-
-
-def load_model(path: str | Path):
-    """Load a model file saved by :func:`save_model` (or any Keras ``.keras``/``.h5``), checking versions.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ModelVersionError: the file cannot be loaded by the installed Keras; the message says
-            which versions are involved and what to do (the lecture's "Step 0": the TensorFlow
-            version on Kaggle and on your PC must match).
-    """
-    keras = _keras()
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model file not found: {path}")
-    try:
-        saved = file_versions(path)
-    except (zipfile.BadZipFile, KeyError, OSError, json.JSONDecodeError) as exc:
-        raise ModelVersionError(f"{path} is not a readable Keras model file ({exc})") from exc
-    here = runtime_versions()
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises many types for version mismatches
-        raise ModelVersionError(
-            f"cannot load {path.name}: it was saved with Keras {saved.get('keras')} and this environment has "
-            f"Keras {here.get('keras')} / TensorFlow {here.get('tensorflow')}. Save the model again with the "
-            f"same versions (on Kaggle: `pip install tensorflow=={here.get('tensorflow')} keras=={here.get('keras')}` "
-            f"before training), or install the versions that saved it here. Original error: {exc}") from exc
-
-
-# ------------------------------------------------------------------------------ faces in images
+def load_classifier(path: str | Path | None = None) -> classify.FaceClassifier:
+    """The emotion classifier from ``path``, ``$COURSE_EMOTION_MODEL``, the course's reference model
+    ``models/emotion/emotion.keras``, or a Kaggle input (see :func:`course_utils.classify.find_model`)."""
+    return classify.FaceClassifier.load(classify.find_model("emotion", path), labels=EMOTIONS)
 
 
 def predict_emotions(model, image: ImageLike, faces, margin: float = 0.1) -> list[tuple[str, float]]:
     """``(label, probability)`` for each detected face of ``image`` (an empty list for no face)."""
-    from .detection import crop_face
-
-    if not faces:
-        return []
-    img = load_image(image)
-    crops = [crop_face(img, f, margin=margin, size=INPUT_SIZE) for f in faces]
-    probs = model.predict(preprocess_faces(crops), verbose=0)
-    return [(EMOTIONS[int(p.argmax())], float(p.max())) for p in probs]
+    clf = model if isinstance(model, classify.FaceClassifier) else classify.FaceClassifier(model, EMOTIONS, margin)
+    return [(item.label, item.probability) for item in clf.classify(image, faces)]

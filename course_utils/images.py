@@ -136,3 +136,21 @@ def resize_max_side(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float
     s = max_side / longest
     small = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
     return small, s
+
+
+def save_image(image: ImageLike, path: str | Path, quality: int = 95) -> Path:
+    """Write an image (format from the suffix: .png, .jpg, ...), creating the folder; returns the path.
+
+    Raises:
+        ValueError: a suffix that Pillow cannot write.
+    """
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Image.fromarray(load_image(image)).save(path, quality=quality)
+    except (KeyError, ValueError) as exc:  # Pillow: KeyError for an unknown extension
+        path.unlink(missing_ok=True)
+        raise ValueError(f"cannot write {path.name}: use .png or .jpg ({exc})") from exc
+    return path

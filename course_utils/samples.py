@@ -101,9 +101,6 @@ def load_sample(name: str) -> np.ndarray:
 
 def save_sample(name: str, path: str | Path, quality: int = 95) -> Path:
     """Write a sample to an image file (format from the suffix) and return the path."""
-    from PIL import Image
+    from .images import save_image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(load_sample(name)).save(path, quality=quality)
-    return path
+    return save_image(load_sample(name), path, quality=quality)

@@ -76,7 +76,6 @@ def main() -> int:
         else:
             model = emotion.build_model(width=args.width)
         model.summary(print_fn=lambda s: print(s, flush=True))
-        started = time.perf_counter()
         xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
         model.fit(xf, y[tr], validation_data=(xv, y[va]), epochs=args.epochs, batch_size=args.batch_size,
                   class_weight=emotion.class_weights(y[tr]), verbose=2, callbacks=[
@@ -85,17 +84,22 @@ def main() -> int:
                                                     restore_best_weights=True),
                       keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-5),
                       keras.callbacks.ModelCheckpoint(str(ckpt), monitor="val_accuracy", save_best_only=True)])
-        epochs_run, _ = _history_summary(args.out / "history.csv")
-        minutes = (time.perf_counter() - started) / 60
+        epochs_run, minutes = _history_summary(args.out / "history.csv")
     write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes)
     return 0
 
 
 def _history_summary(path: Path) -> tuple[int, float | None]:
-    """Epochs recorded in the CSV log (training time is not in it)."""
+    """Epochs recorded in the CSV log, and the minutes of training in the Keras logs beside it
+    (``train*.log``: the "391/391 - 405s - ..." line of each epoch; wall time, pauses included)."""
+    import re
+
     if not path.exists():
         return 0, None
-    return max(0, len(path.read_text().strip().splitlines()) - 1), None
+    epochs = max(0, len(path.read_text().strip().splitlines()) - 1)
+    seconds = [int(m) for log in sorted(path.parent.glob("train*.log"))
+               for m in re.findall(r"^\d+/\d+ - (\d+)s - ", log.read_text(errors="replace"), re.M)]
+    return epochs, (sum(seconds) / 60 if seconds else None)
 
 
 def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes) -> None:

@@ -51,7 +51,8 @@ def test_save_and_load_give_the_same_predictions(small_model, tmp_path, suffix):
     x = np.random.default_rng(0).random((4, 48, 48, 1)).astype(np.float32)
     path = emotion.save_model(small_model, tmp_path / f"m{suffix}")
     meta = json.loads(path.with_suffix(suffix + ".json").read_text())
-    assert meta["labels"] == list(emotion.EMOTIONS)
+    assert meta["labels"] == list(emotion.EMOTIONS) and meta["input"] == [48, 48, 1]
+    assert meta["saved_with"] == emotion.runtime_versions()
     assert emotion.file_versions(path)["keras"] == emotion.runtime_versions()["keras"]
     loaded = emotion.load_model(path)
     assert np.allclose(loaded.predict(x, verbose=0), small_model.predict(x, verbose=0), atol=1e-5)
@@ -92,3 +93,75 @@ def test_evaluate_reports_per_class_and_confusion(small_model):
     assert np.isnan(rep.per_class["disgust"])
     assert rep.accuracy == pytest.approx(np.trace(rep.confusion) / 30)
     assert emotion.predict_emotions(small_model, x[0], []) == []
+
+
+def test_the_stand_in_is_deterministic_balanced_and_varied():
+    x, y = emotion.synthetic_expressions(12, seed=3)
+    x2, y2 = emotion.synthetic_expressions(12, seed=3)
+    assert x.shape == (84, 48, 48) and x.dtype == np.uint8 and y.dtype == np.int64
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    assert np.bincount(y, minlength=7).tolist() == [12] * 7
+    assert not np.array_equal(x, emotion.synthetic_expressions(12, seed=4)[0])
+    assert len({a.tobytes() for a in x}) == len(x), "no two drawings are identical"
+    assert x.std() > 20, "faces on a background, not blank images"
+    x3, y3 = emotion.synthetic_expressions(2, seed=0, classes=("happy", "sad"))
+    assert set(y3.tolist()) == {3, 4}
+    with pytest.raises(ValueError, match="unknown expression"):
+        emotion.synthetic_expressions(2, classes=("bored",))
+
+
+def test_stand_in_classes_differ_where_the_rules_say():
+    """Mean faces: surprise has the most dark pixels in the mouth region (open mouth), happy's mouth
+    row rises at the corners: a check that the drawing rules really differ per class."""
+    x, y = emotion.synthetic_expressions(60, seed=0)
+    mean = {name: x[y == i].astype(float).mean(0) for i, name in enumerate(emotion.EMOTIONS)}
+    mouth = slice(30, 42), slice(16, 32)
+    darkness = {k: -m[mouth].mean() for k, m in mean.items()}
+    assert max(darkness, key=darkness.get) in ("surprise", "fear")
+    assert np.abs(mean["happy"] - mean["sad"]).max() > 10
+
+
+def test_load_fer_splits_reads_both_kaggle_formats(tmp_path):
+    import shutil
+
+    import course_utils as cu
+
+    sample = cu.sample_dataset("fer2013")
+    from_csv = emotion.load_fer_splits(sample)  # the folder holds fer2013.csv: the CSV wins
+    assert from_csv["train"][0].shape == (14, 48, 48) and from_csv["test"][0].shape == (14, 48, 48)
+    for split in ("train", "test"):
+        shutil.copytree(sample / split, tmp_path / split)
+    from_folders = emotion.load_fer_splits(tmp_path)
+    assert sorted(from_folders["train"][1].tolist()) == sorted(from_csv["train"][1].tolist())
+    assert from_folders["test"][0].dtype == np.uint8
+
+
+@pytest.mark.slow
+def test_small_model_is_small_and_compiled():
+    m = emotion.build_small_model()
+    assert m.output_shape == (None, 7) and m.count_params() < 50_000
+    assert m.optimizer is not None
+
+
+@pytest.mark.slow
+def test_saved_files_hold_no_optimizer_state_unless_asked(tmp_path):
+    m = emotion.build_model(width=8)
+    m.fit(np.zeros((4, 48, 48, 1), np.float32), np.arange(4), epochs=1, verbose=0)
+    plain = emotion.save_model(m, tmp_path / "plain.keras")
+    full = emotion.save_model(m, tmp_path / "full.keras", include_optimizer=True)
+    assert full.stat().st_size > 1.5 * plain.stat().st_size
+
+
+@pytest.mark.slow
+def test_reference_model_is_committed_small_and_loads():
+    clf = emotion.load_classifier()
+    assert clf.labels == emotion.EMOTIONS and (clf.size, clf.channels) == (48, 1)
+    path = cu_find("emotion")
+    assert path.name == "emotion.keras" and path.stat().st_size < 10e6
+    assert (path.parent / "MODEL_CARD.md").exists() and (path.parent / "MODEL_CARD.json").exists()
+
+
+def cu_find(kind):
+    from course_utils.classify import find_model
+
+    return find_model(kind, environ={}, kaggle_input="/nonexistent")

@@ -1,0 +1,326 @@
+"""Classifying detected faces (lessons 04 and 05): model files, the classifier, the shared demo step.
+
+    clf = cu.FaceClassifier.load("emotion")                 # the course's reference model
+    labelled = cu.classify_faces(img, clf)                  # detect with MTCNN, crop, classify
+    drawn = cu.draw_labelled(img, labelled)
+
+* **Model files.** :func:`save_model` writes Keras 3's ``.keras`` or the legacy ``.h5`` the lecture
+  uses, plus a ``<file>.json`` side-car with the labels, the input shape and the library versions.
+  :func:`load_model` checks versions: a file that this Keras cannot read raises
+  :class:`ModelVersionError` naming both versions and the fix (the lecture's "Step 0": TensorFlow on
+  Kaggle and on your PC must match).
+* **Finding a model** (:func:`find_model`): an explicit path, then ``$COURSE_<KIND>_MODEL``, then
+  ``models/<kind>/<kind>.keras`` in this repository, then any ``<kind>*.keras``/``.h5`` in a Kaggle
+  input dataset.  Nothing found: :class:`ModelNotFoundError` says how to get one.
+* :class:`FaceClassifier` turns face crops into the model's input (size and gray/RGB read from the
+  model), and :func:`classify_faces` / :func:`annotate_faces` are the detect -> crop -> classify -> draw
+  step that the image, video and webcam demos (``python -m course_utils.demo``) all run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .detection import Detector, Face, crop_face, detect_faces, get_detector
+from .env import REPO_ROOT
+from .images import ImageLike, load_image
+
+MODEL_SUFFIXES = (".keras", ".h5")
+MODELS_DIR = REPO_ROOT / "models"
+KAGGLE_INPUT = Path("/kaggle/input")
+
+
+class ModelVersionError(RuntimeError):
+    """A model file that this TensorFlow/Keras cannot load; the message names both versions."""
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No model file where the course looks; the message lists the places and how to get one."""
+
+
+def _keras():
+    from .env import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    return keras
+
+
+# ------------------------------------------------------------------------------ files
+
+
+def runtime_versions() -> dict[str, str]:
+    """Keras and TensorFlow versions of this environment."""
+    import importlib.metadata as md
+
+    out = {}
+    for dist in ("keras", "tensorflow-cpu", "tensorflow"):
+        try:
+            out.setdefault(dist.replace("-cpu", ""), md.version(dist))
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def file_versions(path: str | Path) -> dict[str, str]:
+    """The Keras version that saved a ``.keras`` or ``.h5`` file (plus TensorFlow's, from the
+    side-car, when :func:`save_model` wrote it)."""
+    path = Path(path)
+    if path.suffix == ".keras":
+        with zipfile.ZipFile(path) as z:
+            meta = json.loads(z.read("metadata.json"))
+        out = {"keras": meta.get("keras_version", "unknown")}
+    elif path.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            v = f.attrs.get("keras_version", "unknown")
+            out = {"keras": v.decode() if isinstance(v, bytes) else str(v)}
+    else:
+        raise ValueError(f"unknown model file type {path.suffix!r}; use .keras or .h5")
+    saved_with = (read_sidecar(path) or {}).get("saved_with", {})
+    if "tensorflow" in saved_with:
+        out["tensorflow"] = saved_with["tensorflow"]
+    return out
+
+
+def sidecar_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_suffix(path.suffix + ".json")
+
+
+def read_sidecar(path: str | Path) -> dict | None:
+    """The ``<model>.json`` written by :func:`save_model`, or ``None`` when there is none."""
+    p = sidecar_path(path)
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{p} is not valid JSON ({exc}); delete it or save the model again") from exc
+
+
+def save_model(model, path: str | Path, labels: Sequence[str], include_optimizer: bool = False, **info) -> Path:
+    """Save as ``.keras`` (Keras 3's format) or ``.h5`` (the legacy format the lecture uses), with a
+    ``.json`` side-car naming the labels, the input shape, the library versions and ``info``.
+
+    The file holds the network for inference; ``include_optimizer=True`` also keeps the optimizer
+    state (to resume training; Adam's state triples the size).
+    """
+    keras = _keras()
+    path = Path(path)
+    if path.suffix not in MODEL_SUFFIXES:
+        raise ValueError(f"save as .keras or .h5, got {path.suffix!r}")
+    if len(labels) != model.output_shape[-1]:
+        raise ValueError(f"{len(labels)} labels for a model with {model.output_shape[-1]} outputs")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not include_optimizer and getattr(model, "optimizer", None) is not None:
+        # A fresh copy of the network: Keras saves a compiled model's optimizer state with it.
+        plain = model.__class__.from_config(model.get_config())
+        plain.set_weights(model.get_weights())
+        model = plain
+    model.save(path)
+    meta = {"labels": list(labels), "input": list(model.input_shape[1:]), "saved_with": runtime_versions(), **info}
+    sidecar_path(path).write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def load_model(path: str | Path):
+    """Load a ``.keras``/``.h5`` model (inference only, not compiled), checking versions.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ModelVersionError: the file cannot be loaded by the installed Keras; the message says which
+            versions are involved and what to do.
+    """
+    keras = _keras()
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    if path.suffix not in MODEL_SUFFIXES + (".hdf5",):
+        raise ValueError(f"unknown model file type {path.suffix!r}; use .keras or .h5")
+    try:
+        saved = file_versions(path)
+    except (zipfile.BadZipFile, KeyError, OSError, json.JSONDecodeError) as exc:
+        raise ModelVersionError(f"{path} is not a readable Keras model file ({type(exc).__name__}: {exc}); "
+                                "download or save it again") from exc
+    here = runtime_versions()
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for version mismatches
+        tf_saved = f" / TensorFlow {saved['tensorflow']}" if "tensorflow" in saved else ""
+        raise ModelVersionError(
+            f"cannot load {path.name}: it was saved with Keras {saved.get('keras')}{tf_saved} and this "
+            f"environment has Keras {here.get('keras')} / TensorFlow {here.get('tensorflow')}. Save the model "
+            f"again with the same versions (on Kaggle: `pip install tensorflow=={here.get('tensorflow')} "
+            f"keras=={here.get('keras')}` before training), or install the versions that saved it here. "
+            f"Original error: {type(exc).__name__}: {exc}") from exc
+
+
+def find_model(kind: str, path: str | Path | None = None, *, environ=None,
+               kaggle_input: str | Path | None = None, models_dir: str | Path | None = None) -> Path:
+    """Locate a model file of ``kind`` (``"emotion"``, ``"mask"``); see the module docstring for the order.
+
+    Raises:
+        ModelNotFoundError: nothing found (or an explicit path / environment variable that does
+            not exist); the message lists the places and how to make or get the file.
+    """
+    env = os.environ if environ is None else environ
+    var = f"COURSE_{kind.upper()}_MODEL"
+    for explicit, what in ((path, "the path you gave"), (env.get(var), f"${var}")):
+        if explicit:
+            p = Path(explicit).expanduser()
+            if not p.is_file():
+                raise ModelNotFoundError(f"{what} ({p}) is not a model file")
+            return p
+    models_dir = MODELS_DIR if models_dir is None else Path(models_dir)
+    for suffix in MODEL_SUFFIXES:
+        p = models_dir / kind / f"{kind}{suffix}"
+        if p.is_file():
+            return p
+    kaggle = KAGGLE_INPUT if kaggle_input is None else Path(kaggle_input)
+    if kaggle.is_dir():
+        hits = sorted(p for s in MODEL_SUFFIXES for p in kaggle.glob(f"**/{kind}*{s}") if p.is_file())
+        if hits:
+            return hits[0]
+    raise ModelNotFoundError(
+        f"no {kind} model found: looked at ${var}, {models_dir / kind}/{kind}.keras|.h5 and "
+        f"{kaggle}/**/{kind}*.keras|.h5. The course repository ships one in models/{kind}/ (a fresh clone "
+        f"has it); or train one with scripts/train_{kind}.py, or in the lesson notebook and "
+        f"save it with cu.save_model, then point ${var} at the file (on Kaggle: attach the dataset that "
+        "holds it).")
+
+
+# ------------------------------------------------------------------------------ classifier
+
+
+def faces_to_input(crops: Sequence[np.ndarray] | np.ndarray, size: int, channels: int = 1) -> np.ndarray:
+    """Face crops (any size, RGB or gray uint8) to a network input: float32 (N, size, size, channels)
+    in [0, 1].  ``channels`` 1 converts to gray, 3 keeps RGB."""
+    import cv2
+
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    out = np.empty((len(crops), size, size, channels), dtype=np.float32)
+    for i, f in enumerate(crops):
+        a = np.asarray(f)
+        if channels == 1 and a.ndim == 3:
+            a = cv2.cvtColor(load_image(a), cv2.COLOR_RGB2GRAY)
+        elif channels == 3:
+            a = load_image(a)
+        if a.shape[:2] != (size, size):
+            a = cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA if a.shape[0] > size else cv2.INTER_LINEAR)
+        out[i] = a.reshape(size, size, channels).astype(np.float32) / 255.0
+    return out
+
+
+@dataclass
+class Labelled:
+    """A detected face with the class the model gave it."""
+
+    face: Face
+    label: str
+    probability: float
+
+    def __str__(self) -> str:
+        x1, y1, x2, y2 = (round(v) for v in self.face.box)
+        return f"{self.label} {self.probability:.2f} at ({x1}, {y1}, {x2}, {y2})"
+
+
+@dataclass
+class FaceClassifier:
+    """A Keras model over face crops, with its labels; input size and channels come from the model.
+
+    ``margin`` is the border around the detector's box in the crop (as in training).
+    """
+
+    model: object
+    labels: tuple[str, ...]
+    margin: float = 0.1
+    name: str = ""
+
+    def __post_init__(self):
+        self.labels = tuple(self.labels)
+        shape = self.model.input_shape
+        if len(shape) != 4 or shape[1] != shape[2] or shape[3] not in (1, 3):
+            raise ValueError(f"expected a model over square gray or RGB images, got input shape {shape}")
+        if self.model.output_shape[-1] != len(self.labels):
+            raise ValueError(f"{len(self.labels)} labels for a model with {self.model.output_shape[-1]} outputs")
+        self.size, self.channels = int(shape[1]), int(shape[3])
+
+    @classmethod
+    def load(cls, kind_or_path: str | Path, labels: Sequence[str] | None = None, margin: float | None = None):
+        """Load ``"emotion"``/``"mask"`` (via :func:`find_model`) or a model file; the labels come
+        from its side-car unless given."""
+        p = Path(kind_or_path)
+        path = p if p.suffix in MODEL_SUFFIXES + (".hdf5",) else find_model(str(kind_or_path))
+        meta = read_sidecar(path) or {}
+        labels = labels or meta.get("labels")
+        if not labels:
+            raise ValueError(f"{path} has no side-car {sidecar_path(path).name} with its labels: pass labels=")
+        margin = meta.get("margin", 0.1) if margin is None else margin
+        return cls(load_model(path), labels, margin=margin, name=path.stem)
+
+    def preprocess(self, crops) -> np.ndarray:
+        return faces_to_input(crops, self.size, self.channels)
+
+    def predict_crops(self, crops) -> np.ndarray:
+        """Class probabilities (N, classes) for face crops."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        x = self.preprocess(crops)
+        if len(x) <= 256:  # a direct call: no per-call pipeline set-up (a webcam frame, a few faces)
+            return np.asarray(self.model(x, training=False))
+        return np.asarray(self.model.predict(x, batch_size=256, verbose=0))
+
+    def crops(self, image: ImageLike, faces: Sequence[Face]) -> list[np.ndarray]:
+        img = load_image(image)
+        return [crop_face(img, f, margin=self.margin, size=self.size) for f in faces]
+
+    def classify(self, image: ImageLike, faces: Sequence[Face]) -> list[Labelled]:
+        """One :class:`Labelled` per face (an empty list for no face)."""
+        probs = self.predict_crops(self.crops(image, faces)) if faces else []
+        return [Labelled(f, self.labels[int(p.argmax())], float(p.max())) for f, p in zip(faces, probs)]
+
+
+def classify_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "mtcnn",
+                   min_face_size: int = 20) -> list[Labelled]:
+    """Detect the faces of ``image`` and classify each."""
+    img = load_image(image)
+    det = get_detector(detector, min_face_size=min_face_size) if isinstance(detector, str) else detector
+    return classifier.classify(img, detect_faces(img, detector=det))
+
+
+#: Box colours (RGB) for labels that the demos know; other labels are green.
+LABEL_COLORS = {
+    "angry": (230, 40, 40), "disgust": (120, 160, 0), "fear": (160, 60, 220), "happy": (255, 210, 0),
+    "sad": (60, 120, 255), "surprise": (255, 140, 0), "neutral": (200, 200, 200),
+    "with_mask": (40, 200, 60), "without_mask": (230, 40, 40),
+}
+
+
+def draw_labelled(image: ImageLike, labelled: Sequence[Labelled], show_probability: bool = True) -> np.ndarray:
+    """A copy of ``image`` with each face boxed in its label's colour and captioned."""
+    from .draw import draw_faces
+
+    out = load_image(image).copy()
+    for item in labelled:
+        text = f"{item.label} {item.probability:.2f}" if show_probability else item.label
+        out = draw_faces(out, [item.face], color=LABEL_COLORS.get(item.label, (0, 255, 0)), labels=[text],
+                         show_keypoints=False)
+    return out
+
+
+def annotate_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "mtcnn",
+                   min_face_size: int = 20) -> tuple[np.ndarray, list[Labelled]]:
+    """The demos' step: ``(annotated_image, labelled_faces)``."""
+    img = load_image(image)
+    labelled = classify_faces(img, classifier, detector=detector, min_face_size=min_face_size)
+    return draw_labelled(img, labelled), labelled

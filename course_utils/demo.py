@@ -1,0 +1,185 @@
+"""Label every face in images, video files or a webcam: the lectures' demo scripts in one command.
+
+    python -m course_utils.demo emotion photo.jpg             # writes photo_emotion.png
+    python -m course_utils.demo emotion clip.mp4 -o out.gif   # a video file, annotated frame by frame
+    python -m course_utils.demo emotion 0 --show              # webcam 0 in a window (q quits)
+    python -m course_utils.demo mask 0 --max-frames 200 -o cam.mp4
+    python -m course_utils.demo detect group.jpg              # boxes and keypoints only
+
+``scripts/mtcnn_emotion_detection.py IMAGE`` and ``scripts/mtcnn_emotion_detection_cam.py [CAMERA]``
+(the lecture's names) call this.  Every source goes through the same step, detect -> crop -> classify
+-> draw (:func:`course_utils.classify.annotate_faces`); videos and webcams through the same frame loop
+(:func:`course_utils.video.annotate_stream`).  A source that cannot be read is reported and skipped;
+the exit status is 1 if any source failed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif"}
+KINDS = ("detect", "emotion", "mask")
+
+Annotator = Callable[[np.ndarray], tuple[np.ndarray, list]]
+
+
+def make_annotator(kind: str, model: str | Path | None = None, backend: str = "mtcnn",
+                   min_face_size: int = 20) -> Annotator:
+    """``rgb -> (annotated_rgb, results)`` for a demo ``kind``; results are ``Face`` records
+    (``detect``) or :class:`~course_utils.classify.Labelled` faces."""
+    from .classify import annotate_faces
+    from .detection import detect_faces, get_detector
+    from .draw import draw_faces
+
+    detector = get_detector(backend, min_face_size=min_face_size)
+    if kind == "detect":
+        def annotate(rgb):
+            faces = detect_faces(rgb, detector=detector)
+            return draw_faces(rgb, faces), faces
+        return annotate
+    if kind == "emotion":
+        from .emotion import load_classifier
+    elif kind == "mask":
+        from .mask import load_classifier
+    else:
+        raise ValueError(f"unknown demo {kind!r}; choose from {', '.join(KINDS)}")
+    classifier = load_classifier(model)
+    return lambda rgb: annotate_faces(rgb, classifier, detector=detector)
+
+
+def source_kind(source: str) -> str:
+    """``"camera"``, ``"image"`` or ``"video"`` for a command-line source."""
+    if source.isdigit():
+        return "camera"
+    suffix = Path(source).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    raise ValueError(f"{source}: not an image ({', '.join(sorted(IMAGE_SUFFIXES))}), a video "
+                     f"({', '.join(sorted(VIDEO_SUFFIXES))}) or a webcam index (0, 1, ...)")
+
+
+def default_output(source: str, kind: str, what: str) -> Path | None:
+    """Where a source's result goes unless ``-o`` says: ``<stem>_<kind>.png|.mp4`` in the current
+    folder (never the input itself); nothing for a webcam."""
+    if what == "camera":
+        return None
+    return Path(f"{Path(source).stem}_{kind}{'.png' if what == 'image' else '.mp4'}")
+
+
+def describe(results: list) -> str:
+    if not results:
+        return "no face found"
+    return f"{len(results)} face{'s' if len(results) > 1 else ''}: " + "; ".join(str(r) for r in results)
+
+
+def run_image(source: str, annotate: Annotator, out: Path) -> list:
+    from .images import load_image, save_image
+
+    rgb = load_image(source)
+    drawn, results = annotate(rgb)
+    save_image(drawn, out)
+    return results
+
+
+def _shower(annotate: Annotator, title: str) -> Annotator:
+    """Wrap ``annotate`` to show each frame in an OpenCV window; q or Esc stops the stream."""
+    import cv2
+
+    class Stop(Exception):
+        pass
+
+    def show(rgb):
+        drawn, results = annotate(rgb)
+        try:
+            cv2.imshow(title, cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
+            key = cv2.waitKey(1) & 0xFF
+        except cv2.error as exc:
+            raise SystemExit("this OpenCV cannot open windows (opencv-python-headless): run without --show "
+                             "and write the stream with -o out.mp4, or `pip install opencv-python` "
+                             f"in your own environment ({exc.err})") from exc
+        if key in (ord("q"), 27):
+            raise Stop
+        return drawn, results
+
+    show.Stop = Stop
+    return show
+
+
+def run_stream(source: str | int, annotate: Annotator, out: Path | None, max_frames: int | None,
+               every: int, show: bool) -> Any:
+    from .video import StreamSummary, annotate_stream
+
+    if show:
+        annotate = _shower(annotate, f"course_utils.demo: {source}")
+    try:
+        return annotate_stream(source, annotate, out=out, max_frames=max_frames, every=every, progress=not show)
+    except getattr(annotate, "Stop", ()):  # the user closed the window: keep what was written
+        return StreamSummary(out=out)
+    finally:
+        if show:
+            import cv2
+
+            cv2.destroyAllWindows()
+
+
+def main(argv: list[str] | None = None, default_kind: str | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m course_utils.demo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    if default_kind is None:
+        p.add_argument("kind", choices=KINDS, help="what to draw on each face")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="image files, video files or a webcam index")
+    p.add_argument("-o", "--out", type=Path, help="output file (one source) or folder (several)")
+    p.add_argument("--model", help="model file (.keras/.h5); default: the course's reference model")
+    p.add_argument("--backend", default="mtcnn", choices=("mtcnn", "facenet", "haar"), help="face detector")
+    p.add_argument("--min-face-size", type=int, default=20)
+    p.add_argument("--max-frames", type=int, help="stop a video or webcam after this many frames")
+    p.add_argument("--every", type=int, default=1, help="process every N-th frame")
+    p.add_argument("--show", action="store_true", help="show videos/webcams in a window (needs GUI OpenCV)")
+    args = p.parse_args(argv)
+    kind = default_kind or args.kind
+    from .env import quiet_tensorflow
+
+    quiet_tensorflow()
+    try:
+        what = {s: source_kind(s) for s in args.sources}
+    except ValueError as exc:
+        p.error(str(exc))
+    several = len(args.sources) > 1
+    if args.out is not None and several:
+        args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        annotate = make_annotator(kind, args.model, args.backend, args.min_face_size)
+    except (OSError, ValueError, RuntimeError) as exc:  # model not found / unreadable / wrong version
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = 0
+    for source in args.sources:
+        out = default_output(source, kind, what[source])
+        if args.out is not None:
+            out = args.out / out.name if several and out is not None else (args.out if not several else None)
+        try:
+            if what[source] == "image":
+                results = run_image(source, annotate, out)
+                print(f"{source}: {describe(results)} -> {out}")
+            else:
+                stream = int(source) if what[source] == "camera" else source
+                summary = run_stream(stream, annotate, out, args.max_frames, args.every, args.show)
+                counts = summary.faces_per_frame
+                print(f"{source}: {summary.frames} frames, {summary.skipped} unreadable skipped, "
+                      f"{sum(counts)} faces labelled (most in one frame: {max(counts, default=0)})"
+                      + (f" -> {out}" if out else ""))
+        except (OSError, ValueError) as exc:  # FileNotFoundError, ImageError, camera/video errors
+            failed += 1
+            print(f"{source}: skipped: {exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

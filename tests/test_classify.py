@@ -1,0 +1,117 @@
+"""Face classifiers: model files and their side-cars, finding a model, crops to inputs, no-face images."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import course_utils as cu
+from course_utils import classify
+from course_utils.classify import FaceClassifier, ModelNotFoundError, faces_to_input, find_model
+
+
+def test_faces_to_input_gray_and_rgb():
+    crops = [np.full((100, 80, 3), 255, np.uint8), np.zeros((30, 30), np.uint8)]
+    gray = faces_to_input(crops, 48, 1)
+    rgb = faces_to_input(crops, 64, 3)
+    assert gray.shape == (2, 48, 48, 1) and rgb.shape == (2, 64, 64, 3)
+    assert gray.dtype == rgb.dtype == np.float32
+    assert gray[0].min() == pytest.approx(1.0) and rgb[1].max() == 0.0
+    with pytest.raises(ValueError, match="channels"):
+        faces_to_input(crops, 48, 2)
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
+def test_find_model_order(tmp_path):
+    models, kaggle = tmp_path / "models", tmp_path / "kaggle"
+    repo = _touch(models / "emotion" / "emotion.keras")
+    attached = _touch(kaggle / "my-fer-model" / "emotion_v2.h5")
+    env_file = _touch(tmp_path / "elsewhere" / "mine.keras")
+    explicit = _touch(tmp_path / "explicit.h5")
+    kw = dict(kaggle_input=kaggle, models_dir=models)
+    assert find_model("emotion", explicit, environ={"COURSE_EMOTION_MODEL": str(env_file)}, **kw) == explicit
+    assert find_model("emotion", environ={"COURSE_EMOTION_MODEL": str(env_file)}, **kw) == env_file
+    assert find_model("emotion", environ={}, **kw) == repo
+    repo.unlink()
+    assert find_model("emotion", environ={}, **kw) == attached
+
+
+def test_find_model_says_where_it_looked_and_how_to_get_one(tmp_path):
+    with pytest.raises(ModelNotFoundError) as err:
+        find_model("mask", environ={}, kaggle_input=tmp_path / "k", models_dir=tmp_path / "m")
+    msg = str(err.value)
+    assert "$COURSE_MASK_MODEL" in msg and "scripts/train_mask.py" in msg and "Kaggle" in msg
+    with pytest.raises(ModelNotFoundError, match="COURSE_EMOTION_MODEL"):
+        find_model("emotion", environ={"COURSE_EMOTION_MODEL": str(tmp_path / "gone.keras")})
+    assert issubclass(ModelNotFoundError, FileNotFoundError)
+
+
+def test_broken_side_car_is_a_clear_error(tmp_path):
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"")
+    classify.sidecar_path(model).write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        classify.read_sidecar(model)
+    assert classify.read_sidecar(tmp_path / "other.keras") is None
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    keras = classify._keras()
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+
+@pytest.mark.slow
+def test_classifier_checks_labels_and_input_and_handles_no_face(tiny_model, astronaut):
+    with pytest.raises(ValueError, match="3 labels for a model with 2 outputs"):
+        FaceClassifier(tiny_model, ("a", "b", "c"))
+    clf = FaceClassifier(tiny_model, ("a", "b"))
+    assert (clf.size, clf.channels) == (32, 3)
+    assert clf.classify(astronaut, []) == []
+    assert clf.predict_crops([]).shape == (0, 2)
+    face = cu.Face((180, 60, 290, 200), 0.99)
+    (item,) = clf.classify(astronaut, [face])
+    assert item.label in ("a", "b") and 0.5 <= item.probability <= 1.0
+    assert str(item).startswith(item.label) and "(180, 60, 290, 200)" in str(item)
+    keras = classify._keras()
+    vec = keras.Input((10,))
+    flat = keras.Model(vec, keras.layers.Dense(2)(vec))
+    with pytest.raises(ValueError, match="square gray or RGB"):
+        FaceClassifier(flat, ("a", "b"))
+
+
+@pytest.mark.slow
+def test_save_load_round_trip_with_labels(tiny_model, tmp_path):
+    with pytest.raises(ValueError, match="1 labels for a model with 2 outputs"):
+        classify.save_model(tiny_model, tmp_path / "m.keras", ["only"])
+    path = classify.save_model(tiny_model, tmp_path / "m.keras", ["no", "yes"], margin=0.25)
+    meta = json.loads(classify.sidecar_path(path).read_text())
+    assert meta["labels"] == ["no", "yes"] and meta["margin"] == 0.25
+    clf = FaceClassifier.load(path)
+    assert clf.labels == ("no", "yes") and clf.margin == 0.25 and clf.name == "m"
+    classify.sidecar_path(path).unlink()
+    with pytest.raises(ValueError, match="pass labels="):
+        FaceClassifier.load(path)
+    assert FaceClassifier.load(path, labels=["x", "y"]).labels == ("x", "y")
+
+
+@pytest.mark.slow
+def test_annotate_faces_draws_a_caption_per_face(tiny_model, group):
+    clf = FaceClassifier(tiny_model, ("with_mask", "without_mask"))
+    drawn, labelled = cu.annotate_faces(group, clf)
+    assert len(labelled) == 4 and drawn.shape == group.shape
+    assert not np.array_equal(drawn, group)
+    for item in labelled:  # each box is drawn in its label's colour
+        x1, y1 = (int(round(v)) for v in item.face.box[:2])
+        x2 = int(round(item.face.box[2]))
+        y_mid = int(round((item.face.box[1] + item.face.box[3]) / 2))
+        assert tuple(drawn[y_mid, x1]) == classify.LABEL_COLORS[item.label] or \
+            tuple(drawn[y_mid, x2]) == classify.LABEL_COLORS[item.label]
