@@ -47,18 +47,18 @@ def main() -> int:
     size_mb = args.model.stat().st_size / 1e6
     print(f"test images: {len(y)} (FER2013 PublicTest+PrivateTest subset; no 'disgust')")
     print(report)
-    one = emotion.preprocess_faces(x[:1])
-    batch = emotion.preprocess_faces(x[:64])
-    predict = model.__call__  # the direct call: no per-call Dataset set-up, as a webcam loop would use
-    predict(one, training=False)
+    clf = emotion.load_classifier(args.model)  # what the demos use: the forward pass as one graph
+    one, batch = list(x[:1]), list(x[:64])
+    clf.predict_crops(one)
+    clf.predict_crops(batch)
     singles, batches = [], []
     for _ in range(5):
         t = time.perf_counter()
         for i in range(50):
-            predict(one, training=False)
+            clf.predict_crops(one)
         singles.append((time.perf_counter() - t) / 50 * 1000)
         t = time.perf_counter()
-        predict(batch, training=False)
+        clf.predict_crops(batch)
         batches.append((time.perf_counter() - t) / 64 * 1000)
     ms_single, ms_batch = statistics.median(singles), statistics.median(batches)
     print(f"\n{'figure':28s} {'value':>8s}  target")

@@ -52,6 +52,13 @@ _EXPORTS = {
     "draw_labelled": "classify", "save_model": "classify", "load_model": "classify",
     "find_model": "classify", "ModelVersionError": "classify", "ModelNotFoundError": "classify",
     "save_image": "images",
+    # lesson 05: masks (cu.mask.* for the rest)
+    "add_masks": "mask", "draw_mask": "mask",
+    # lesson 06: identification
+    "get_embedder": "identification", "Embedder": "identification", "Gallery": "identification",
+    "enrol_folder": "identification", "identify": "identification", "draw_matches": "identification",
+    "verify_pairs": "identification", "UNKNOWN": "identification", "EnrolmentError": "identification",
+    "BackendMismatchError": "identification",
     # homework
     "check": "homework", "CheckFailed": "homework", "make_template": "homework",
     "check_drift": "homework", "find_homework": "homework",

@@ -30,6 +30,7 @@ import numpy as np
 from .detection import Detector, Face, crop_face, detect_faces, get_detector
 from .env import REPO_ROOT
 from .images import ImageLike, load_image
+from .landmarks import ModelNotFoundError  # one error for every missing model file
 
 MODEL_SUFFIXES = (".keras", ".h5")
 MODELS_DIR = REPO_ROOT / "models"
@@ -38,10 +39,6 @@ KAGGLE_INPUT = Path("/kaggle/input")
 
 class ModelVersionError(RuntimeError):
     """A model file that this TensorFlow/Keras cannot load; the message names both versions."""
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """No model file where the course looks; the message lists the places and how to get one."""
 
 
 def _keras():
@@ -221,6 +218,22 @@ def faces_to_input(crops: Sequence[np.ndarray] | np.ndarray, size: int, channels
     return out
 
 
+def face_crops(image: ImageLike, faces: Sequence[Face], size: int, margin: float = 0.1,
+               align: str | None = None) -> list[np.ndarray]:
+    """Square RGB crops of ``faces``: box crops, or crops aligned on a template (``"arcface"``,
+    ``"facenet"``) for faces that have keypoints.  Training and inference must use the same kind."""
+    from .alignment import align_face
+
+    img = load_image(image)
+    out = []
+    for f in faces:
+        if align and isinstance(f, Face) and f.keypoints:
+            out.append(align_face(img, f, template=align, size=size, margin=margin))
+        else:
+            out.append(crop_face(img, f, margin=margin, size=size))
+    return out
+
+
 @dataclass
 class Labelled:
     """A detected face with the class the model gave it."""
@@ -238,13 +251,17 @@ class Labelled:
 class FaceClassifier:
     """A Keras model over face crops, with its labels; input size and channels come from the model.
 
-    ``margin`` is the border around the detector's box in the crop (as in training).
+    Crops are made as in training: ``align=None`` cuts the detector's box with ``margin`` (a fraction of
+    the box on each side, :func:`~course_utils.detection.crop_face`); ``align="arcface"`` or ``"facenet"``
+    warps the five keypoints onto that template with ``margin`` extra context
+    (:func:`~course_utils.alignment.align_face`; a face without keypoints falls back to the box crop).
     """
 
     model: object
     labels: tuple[str, ...]
     margin: float = 0.1
     name: str = ""
+    align: str | None = None
 
     def __post_init__(self):
         self.labels = tuple(self.labels)
@@ -266,7 +283,7 @@ class FaceClassifier:
         if not labels:
             raise ValueError(f"{path} has no side-car {sidecar_path(path).name} with its labels: pass labels=")
         margin = meta.get("margin", 0.1) if margin is None else margin
-        return cls(load_model(path), labels, margin=margin, name=path.stem)
+        return cls(load_model(path), labels, margin=margin, name=path.stem, align=meta.get("align"))
 
     def preprocess(self, crops) -> np.ndarray:
         return faces_to_input(crops, self.size, self.channels)
@@ -276,13 +293,23 @@ class FaceClassifier:
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         x = self.preprocess(crops)
-        if len(x) <= 256:  # a direct call: no per-call pipeline set-up (a webcam frame, a few faces)
-            return np.asarray(self.model(x, training=False))
-        return np.asarray(self.model.predict(x, batch_size=256, verbose=0))
+        if len(x) > 256:
+            return np.asarray(self.model.predict(x, batch_size=256, verbose=0))
+        return np.asarray(self._compiled()(x))  # a few faces (a webcam frame): no per-call set-up
+
+    def _compiled(self):
+        """The model's forward pass as one traced TensorFlow graph for any batch size (an eager call
+        costs tens of milliseconds of Python overhead per frame; the graph about one)."""
+        if getattr(self, "_fn", None) is None:
+            import tensorflow as tf
+
+            spec = tf.TensorSpec([None, self.size, self.size, self.channels], tf.float32)
+            self._fn = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
+        return self._fn
 
     def crops(self, image: ImageLike, faces: Sequence[Face]) -> list[np.ndarray]:
-        img = load_image(image)
-        return [crop_face(img, f, margin=self.margin, size=self.size) for f in faces]
+        """The network's view of each face: a box crop or an aligned crop (see the class docstring)."""
+        return face_crops(image, faces, self.size, self.margin, self.align)
 
     def classify(self, image: ImageLike, faces: Sequence[Face]) -> list[Labelled]:
         """One :class:`Labelled` per face (an empty list for no face)."""

@@ -28,15 +28,24 @@ KINDS = ("detect", "emotion", "mask")
 Annotator = Callable[[np.ndarray], tuple[np.ndarray, list]]
 
 
-def make_annotator(kind: str, model: str | Path | None = None, backend: str = "mtcnn",
+def make_annotator(kind: str, model: str | Path | None = None, backend: str | None = None,
                    min_face_size: int = 20) -> Annotator:
     """``rgb -> (annotated_rgb, results)`` for a demo ``kind``; results are ``Face`` records
-    (``detect``) or :class:`~course_utils.classify.Labelled` faces."""
+    (``detect``) or :class:`~course_utils.classify.Labelled` faces.
+
+    ``backend=None`` uses MTCNN, except for masks: facenet-pytorch's MTCNN with the lower thresholds
+    that find masked faces (:data:`course_utils.mask.DETECTOR`).
+    """
     from .classify import annotate_faces
     from .detection import detect_faces, get_detector
     from .draw import draw_faces
 
-    detector = get_detector(backend, min_face_size=min_face_size)
+    if kind == "mask" and backend is None:
+        from .mask import get_mask_detector
+
+        detector = get_mask_detector(min_face_size)
+    else:
+        detector = get_detector(backend or "mtcnn", min_face_size=min_face_size)
     if kind == "detect":
         def annotate(rgb):
             faces = detect_faces(rgb, detector=detector)
@@ -137,7 +146,8 @@ def main(argv: list[str] | None = None, default_kind: str | None = None) -> int:
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="image files, video files or a webcam index")
     p.add_argument("-o", "--out", type=Path, help="output file (one source) or folder (several)")
     p.add_argument("--model", help="model file (.keras/.h5); default: the course's reference model")
-    p.add_argument("--backend", default="mtcnn", choices=("mtcnn", "facenet", "haar"), help="face detector")
+    p.add_argument("--backend", choices=("mtcnn", "facenet", "haar"),
+                   help="face detector (default: mtcnn; for masks facenet-pytorch's MTCNN tuned for masked faces)")
     p.add_argument("--min-face-size", type=int, default=20)
     p.add_argument("--max-frames", type=int, help="stop a video or webcam after this many frames")
     p.add_argument("--every", type=int, default=1, help="process every N-th frame")

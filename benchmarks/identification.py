@@ -1,0 +1,118 @@
+"""Face identification against the course targets.
+
+    .venv/bin/python benchmarks/identification.py [--data ../shared/data/lfw_dev] [--skip-lfw]
+
+1. LFW verification on folds 4-6 of pairs.txt in ../shared/data/lfw_dev (or $COURSE_SHARED_DATA/lfw_dev),
+   for each backend available here (dlib always; facenet when its weights are on the machine):
+   accuracy per fold (threshold chosen on the other folds, LFW's protocol) and mean.  Target: dlib >= 0.99.
+2. Embedding speed: faces per second for align + embed (detection excluded), batches of 16 faces, and
+   for the whole pipeline detect + align + embed on 250x250 LFW images.  Target: >= 20 faces/s.
+3. 1:N search: ms per query over 10,000 and 100,000 stored embeddings.  Target: < 20 ms at 100,000.
+4. Efficient models: parameters, MMACs and CPU latency (see course_utils.efficient).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import course_utils as cu  # noqa: E402
+from course_utils import identification as ident  # noqa: E402
+
+
+def lfw(data: Path, backends: list[str]) -> None:
+    index = cu.load_lfw(data)
+    pairs = cu.load_lfw_pairs(data / "pairs.txt", index, folds=[4, 5, 6])
+    print(f"LFW pairs: {len(pairs)} (folds {sorted(set(pairs.fold))}), "
+          f"{len(set(pairs.img_a) | set(pairs.img_b))} images")
+    for backend in backends:
+        emb = ident.get_embedder(backend)
+        t = time.perf_counter()
+        result = ident.verify_pairs(pairs, emb, progress=False)
+        took = time.perf_counter() - t
+        print(f"\n[{backend}] {result}")
+        print(f"[{backend}] threshold on all pairs {result.threshold:.3f} (backend default {emb.threshold}); "
+              f"AUC {result.roc()[3]:.4f}; {took:.0f} s for the images")
+        target = " (target >= 0.99: " + ("met)" if result.mean_accuracy >= 0.99 else "NOT MET)") if backend == "dlib" else ""
+        print(f"[{backend}] mean accuracy {result.mean_accuracy:.4f}{target}")
+
+
+def speed(backends: list[str], data: Path | None) -> None:
+    img = cu.load_sample("astronaut")
+    faces = cu.detect_faces(img)
+    paths = sorted((data / "lfw").glob("*/*.jpg"))[:48] if data else []
+    for backend in backends:
+        emb = ident.get_embedder(backend)
+        chips = emb.chips(img, faces * 16)
+        emb.embed_chips(chips)
+        runs = []
+        for _ in range(5):
+            t = time.perf_counter()
+            emb.embed_faces(img, faces * 16)
+            runs.append(16 / (time.perf_counter() - t))
+        line = f"[{backend}] align + embed: {statistics.median(runs):.1f} faces/s (batches of 16, detection excluded)"
+        if paths:
+            t = time.perf_counter()
+            for p in paths:
+                emb.embed_image(p)
+            line += f"; detect + align + embed on LFW images: {len(paths) / (time.perf_counter() - t):.1f} faces/s"
+        print(line + (" (target >= 20)" if True else ""))
+
+
+def search() -> None:
+    rng = np.random.default_rng(0)
+    for n in (10_000, 100_000):
+        vecs = rng.normal(size=(n, 128)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        gallery = ident.Gallery([f"p{i}" for i in range(n)], vecs, "dlib")
+        queries = vecs[rng.integers(0, n, 50)] + rng.normal(scale=0.01, size=(50, 128)).astype(np.float32)
+        gallery.search(queries[:1], 0.6)
+        times = []
+        for q in queries:
+            t = time.perf_counter()
+            (name, _, _), = gallery.search(q[None], 0.6)
+            times.append((time.perf_counter() - t) * 1000)
+        print(f"1:N search over {n:,} embeddings: {statistics.median(times):.2f} ms per query (median of 50; "
+              f"target < 20 ms at 100,000)")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--skip-lfw", action="store_true")
+    p.add_argument("--skip-models", action="store_true")
+    args = p.parse_args()
+    data = args.data or Path(os.environ.get("COURSE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw_dev"
+    cu.setup(verbose=False)
+    backends = ident.available_backends()
+    print(f"backends available here: {', '.join(backends)}")
+    if "facenet" not in backends:
+        print("  (facenet: no InceptionResnetV1 weights on this machine; see lesson 06 for where to put them)")
+    have_data = data.is_dir()
+    if not args.skip_lfw:
+        if have_data:
+            lfw(data, backends)
+        else:
+            print(f"SKIP LFW: {data} not found (set COURSE_SHARED_DATA)")
+    print()
+    speed(backends, data if have_data else None)
+    search()
+    if not args.skip_models:
+        from course_utils import efficient
+
+        print()
+        print(efficient.format_table(efficient.model_table()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

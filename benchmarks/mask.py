@@ -1,0 +1,85 @@
+"""The reference face-mask model against the course targets.
+
+    .venv/bin/python benchmarks/mask.py [--model models/mask/mask.keras]
+
+On ../shared/data/facemask (or $COURSE_SHARED_DATA/facemask): the same aligned crops and the same held-back
+15 % test split as scripts/train_mask.py (crops cached in data/cache/mask_crops.npz; the first run detects
+them, about 3 minutes).  Prints accuracy, precision/recall per class, the same-face pairs check (held-back
+faces without a mask, again with a synthetic mask) and milliseconds per face (crop + classify, one face
+and batches of 32).  Targets: accuracy >= 0.98, with_mask recall >= 0.97, < 5 ms per face.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import course_utils as cu  # noqa: E402
+from course_utils import mask  # noqa: E402
+
+
+def _trainer():
+    spec = importlib.util.spec_from_file_location("train_mask", ROOT / "scripts" / "train_mask.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=ROOT / "models" / "mask" / "mask.keras")
+    p.add_argument("--data", type=Path, default=None)
+    args = p.parse_args()
+    data = args.data or Path(os.environ.get("COURSE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "facemask"
+    cu.setup(verbose=False)
+    clf = mask.load_classifier(args.model)
+    size_mb = args.model.stat().st_size / 1e6
+    rows = []
+    if data.is_dir():
+        trainer = _trainer()
+        df, crops, index, labels = trainer.labelled_crops(data)
+        _, _, test = trainer.split(labels)
+        report = mask.evaluate(clf.model, crops[test], labels[test])
+        bare = test[labels[test] == 1]
+        xp, yp = mask.synthetic_mask_pairs(crops[bare], seed=2)
+        pairs = mask.evaluate(clf.model, xp, yp)
+        print(f"held-back test: {len(test)} faces ({len(df) - len(index)} of {len(df)} images had no detected face)")
+        print(report)
+        print(f"same-face pairs ({len(bare)} faces, without and with a synthetic mask): accuracy {pairs.accuracy:.3f}")
+        rows += [("test accuracy", f"{report.accuracy:.3f}", ">= 0.98", report.accuracy >= 0.98),
+                 ("with_mask recall", f"{report.recall['with_mask']:.3f}", ">= 0.97", report.recall["with_mask"] >= 0.97)]
+    else:
+        print(f"SKIP accuracy: {data} not found (set COURSE_SHARED_DATA)")
+    img = cu.load_sample("group")
+    faces = cu.detect_faces(img, detector=mask.get_mask_detector())
+    clf.classify(img, faces[:1])
+    one, batch = [], []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(20):
+            clf.classify(img, faces[:1])
+        one.append((time.perf_counter() - t) / 20 * 1000)
+        many = (faces * 8)[:32]
+        t = time.perf_counter()
+        clf.classify(img, many)
+        batch.append((time.perf_counter() - t) / len(many) * 1000)
+    ms1, ms32 = statistics.median(one), statistics.median(batch)
+    rows += [("model file (MB)", f"{size_mb:.2f}", "-", True),
+             ("ms per face, one at a time", f"{ms1:.2f}", "< 5", ms1 < 5),
+             ("ms per face, batch of 32", f"{ms32:.2f}", "< 5", ms32 < 5)]
+    print(f"\n{'figure':28s} {'value':>8s}  target")
+    for name, value, target, ok in rows:
+        print(f"{name:28s} {value:>8s}  {target:8s} {'ok' if ok else 'NOT MET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""Face-mask detection (lesson 05): synthetic masks drawn from landmarks, a Keras CNN, evaluation.
+
+    masked = cu.mask.draw_mask(img, points68, style="surgical")      # a mask over the lower face
+    x, y = cu.mask.make_mask_dataset(faces)                          # crops with and without masks
+    model = cu.mask.build_model()                                    # a small CNN on 64x64 RGB crops
+    report = cu.mask.evaluate(model, x_test, y_test)                 # accuracy, precision/recall, worst
+    clf = cu.mask.load_classifier()                                  # the course's reference model
+
+The classifier looks at **aligned** face crops (ArcFace template, 64x64, 25 % context) for both classes,
+so that it has to look at the lower face, not at how a photo was framed (see the lesson on the
+Face-Mask-Detection set's class-style bias).  Labels: :data:`MASK_LABELS` (0 = with_mask).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import classify
+from .classify import _keras
+from .images import ImageLike, load_image
+
+MASK_LABELS = ("with_mask", "without_mask")
+INPUT_SIZE = 64
+ALIGN = "arcface"
+MARGIN = 0.25
+
+#: Mask styles and their colour palettes (RGB).
+MASK_STYLES = {
+    "surgical": [(120, 180, 215), (160, 205, 230), (235, 240, 245), (140, 200, 170)],
+    "cloth": [(30, 30, 35), (40, 55, 95), (120, 30, 40), (90, 90, 95), (200, 170, 150)],
+    "n95": [(240, 240, 235), (225, 225, 215), (250, 250, 250)],
+}
+
+# dlib's 68-point indices (iBUG 300-W, 0-based): jaw 0-16 with the chin at 8, nose bridge 27-30,
+# nose tip 30, eyes 36-47.
+_JAW, _NOSE_TIP, _EYES = list(range(17)), 30, list(range(36, 48))
+
+#: MTCNN misses many masked faces at its usual thresholds (the mask hides the mouth corners that
+#: its stages look for).  facenet-pytorch's MTCNN with lower thresholds finds them; lesson 05 shows it.
+DETECTOR = {"backend": "facenet", "thresholds": (0.5, 0.6, 0.6)}
+
+
+def get_mask_detector(min_face_size: int = 20):
+    """The detector the mask pipeline uses (:data:`DETECTOR`)."""
+    from .detection import get_detector
+
+    return get_detector(DETECTOR["backend"], min_face_size=min_face_size, thresholds=DETECTOR["thresholds"])
+
+
+# ------------------------------------------------------------------------------ synthetic masks
+
+
+def mask_polygon(points: np.ndarray, style: str = "surgical") -> np.ndarray:
+    """The outline of a mask over the lower face, from 68 landmarks: over the nose bridge, along the
+    jaw below the chin; its top edge stays below the eyes.  Returns an (N, 2) float array."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.shape != (68, 2):
+        raise ValueError(f"need 68 landmarks (dlib's scheme), got an array of shape {p.shape}")
+    if style not in MASK_STYLES:
+        raise ValueError(f"unknown mask style {style!r}; choose from {', '.join(MASK_STYLES)}")
+    centre = p[_JAW].mean(0)
+    face_h = np.linalg.norm(p[8] - p[27])
+    if face_h < 2:
+        raise ValueError("degenerate landmarks: the face has no height")
+    eye_bottom = p[_EYES][:, 1].max()
+    down = (p[8] - p[27]) / face_h  # the face's "down" direction (handles tilted heads)
+    # The bottom: the jaw from cheek to cheek, pushed outwards a little and below the chin.
+    jaw = p[2:15] + (p[2:15] - centre) * 0.06 + down * face_h * 0.04
+    # The top: over the bridge of the nose (between landmarks 28 and 29), cheeks below the eyes.
+    apex = p[28] * 0.4 + p[29] * 0.6
+    if style == "n95":
+        apex = apex - down * face_h * 0.05
+    left, right = p[1] + (p[1] - centre) * 0.04, p[15] + (p[15] - centre) * 0.04
+    top = [left, (left + apex) / 2, apex, (apex + right) / 2, right]
+    gap = face_h * 0.06
+    for q in top:  # keep the eyes visible
+        q[1] = max(q[1], eye_bottom + gap) if q is not apex else max(q[1], eye_bottom + gap * 0.5)
+    if style == "cloth":  # rounder at the bottom
+        jaw = jaw + down * face_h * 0.03
+    return np.vstack([np.array(top), jaw[::-1]])  # left cheek -> nose -> right cheek -> chin -> back
+
+
+def draw_mask(image: ImageLike, points: np.ndarray, style: str = "surgical", color: tuple[int, int, int] | None = None,
+              seed: int | None = None, return_area: bool = False):
+    """Draw a face mask over the lower face given its 68 landmarks (lesson 03).
+
+    Args:
+        style: ``"surgical"`` (pleats), ``"cloth"`` (plain, rounder) or ``"n95"`` (a ridge); see :data:`MASK_STYLES`.
+        color: RGB; default a colour of the style's palette chosen with ``seed``.
+        return_area: also return the boolean (H, W) array of the pixels the mask covers.
+
+    Returns:
+        The masked RGB image (a copy), and the covered area when asked.
+    """
+    import cv2
+
+    img = load_image(image).copy()
+    rng = np.random.default_rng(seed)
+    poly = mask_polygon(points, style)
+    palette = MASK_STYLES[style]
+    rgb = np.array(color if color is not None else palette[int(rng.integers(len(palette)))], np.float64)
+    h, w = img.shape[:2]
+    area = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(area, [np.round(poly * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
+    p = np.asarray(points, dtype=np.float64)
+    face_h = np.linalg.norm(p[8] - p[27])
+    # Shading: lighter in the middle, darker towards the edges, as on a curved surface.
+    dist = cv2.distanceTransform((area > 127).astype(np.uint8), cv2.DIST_L2, 3)
+    shade = 0.78 + 0.22 * np.clip(dist / max(face_h * 0.25, 1), 0, 1)
+    layer = np.clip(rgb[None, None, :] * shade[..., None], 0, 255)
+    if style == "surgical":  # three pleats across
+        top, bottom = poly[2], p[8]
+        for k in (0.3, 0.5, 0.7):
+            y = top[1] + (bottom[1] - top[1]) * k
+            xs = (poly[0][0], poly[4][0])
+            cv2.line(layer, (int(xs[0]), int(y)), (int(xs[1]), int(y + (poly[4][1] - poly[0][1]) * 0.2)),
+                     tuple(float(c) * 0.8 for c in rgb), max(1, int(face_h / 60)), cv2.LINE_AA)
+    elif style == "n95":  # a ridge down the middle
+        cv2.line(layer, tuple(int(v) for v in poly[2]), tuple(int(v) for v in p[8]),
+                 tuple(float(c) * 0.85 for c in rgb), max(1, int(face_h / 50)), cv2.LINE_AA)
+    alpha = (area.astype(np.float64) / 255.0)[..., None]
+    out = (img * (1 - alpha) + layer * alpha).astype(np.uint8)
+    strap = tuple(int(c * 0.9) for c in rgb)
+    for a, b in ((poly[0], p[0]), (poly[4], p[16])):  # ear loops
+        cv2.line(out, tuple(int(v) for v in a), tuple(int(v) for v in b), strap, max(1, int(face_h / 70)), cv2.LINE_AA)
+    return (out, area > 127) if return_area else out
+
+
+def add_masks(image: ImageLike, faces=None, style: str | None = None, seed: int | None = None) -> np.ndarray:
+    """Mask every face of ``image`` (detected with MTCNN unless ``faces`` is given; landmarks with
+    dlib); ``style=None`` picks a style and colour per face with ``seed``."""
+    from .detection import detect_faces
+    from .landmarks import detect_landmarks
+
+    img = load_image(image)
+    faces = detect_faces(img, detector=get_mask_detector()) if faces is None else list(faces)
+    rng = np.random.default_rng(seed)
+    for f in faces:
+        pts = detect_landmarks(img, f)
+        s = style or list(MASK_STYLES)[int(rng.integers(len(MASK_STYLES)))]
+        img = draw_mask(img, pts, style=s, seed=int(rng.integers(1 << 31)))
+    return img
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def aligned_crops(image: ImageLike, faces, size: int = INPUT_SIZE) -> list[np.ndarray]:
+    """The classifier's view of each face: aligned on the ArcFace template with 25 % context."""
+    return classify.face_crops(image, faces, size, MARGIN, ALIGN)
+
+
+@dataclass
+class CropResult:
+    """What :func:`crops_from_images` kept: one crop per image where a face was found."""
+
+    crops: np.ndarray           # uint8 (N, size, size, 3)
+    index: np.ndarray           # which input image each crop came from
+    skipped: dict[int, str]     # input index -> reason (no face, unreadable)
+
+
+def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_side: int = 160,
+                      progress: bool = False) -> CropResult:
+    """Detect the largest face of each image (MTCNN) and cut an aligned crop of it.
+
+    Small images are enlarged to ``min_side`` pixels first (MTCNN misses faces under about 20 px).
+    An image without a face, or one that cannot be read, is skipped with its reason.
+    """
+    import cv2
+
+    from .detection import detect_faces, largest_face
+    from .images import ImageError
+
+
+    detector = get_mask_detector()
+    crops, index, skipped = [], [], {}
+    it = enumerate(images)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, total=len(images), unit="image")
+    for i, item in it:
+        try:
+            img = load_image(item)
+        except (OSError, ImageError, ValueError) as exc:
+            skipped[i] = f"unreadable: {exc}"
+            continue
+        side = min(img.shape[:2])
+        if side < min_side:
+            f = min_side / side
+            img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)), interpolation=cv2.INTER_CUBIC)
+        face = largest_face(detect_faces(img, detector=detector))
+        if face is None:
+            skipped[i] = "no face found"
+            continue
+        crops.append(aligned_crops(img, [face], size)[0])
+        index.append(i)
+    arr = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
+    return CropResult(arr, np.asarray(index, dtype=np.int64), skipped)
+
+
+def synthetic_mask_pairs(faces: Sequence[np.ndarray], seed: int = 0, size: int = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Each aligned face crop twice: as it is (``without_mask``) and with a drawn mask (``with_mask``).
+
+    The landmarks are found by dlib on the crop (enlarged to 192 px); styles and colours vary with
+    ``seed``.  Returns ``(x, y)``: uint8 (2N, size, size, 3) and int64 labels (0 = with_mask).
+    """
+    import cv2
+
+    from .landmarks import detect_landmarks
+
+    rng = np.random.default_rng(seed)
+    styles = list(MASK_STYLES)
+    x, y = [], []
+    for face in faces:
+        big = cv2.resize(load_image(face), (192, 192), interpolation=cv2.INTER_CUBIC)
+        pts = detect_landmarks(big, (24, 24, 168, 176))
+        masked = draw_mask(big, pts, style=styles[int(rng.integers(len(styles)))], seed=int(rng.integers(1 << 31)))
+        for im, label in ((masked, 0), (big, 1)):
+            x.append(cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA))
+            y.append(label)
+    return np.stack(x), np.asarray(y, dtype=np.int64)
+
+
+def sample_faces(n: int = 60, seed: int = 0, size: int = INPUT_SIZE) -> np.ndarray:
+    """Offline face crops for the lesson and homework: the two sample portraits and scikit-image's
+    LFW crops (25x25 gray, enlarged), jittered (shift, scale, tilt, light, colour tint) and aligned
+    like detected faces.  Returns uint8 (n, size, size, 3)."""
+    import cv2
+    import skimage.data
+
+    from .samples import load_sample
+
+    rng = np.random.default_rng(seed)
+    lfw = skimage.data.lfw_subset()
+    sources = []
+    for name, box in (("astronaut", (165, 35, 305, 215)), ("grace_hopper", (150, 110, 350, 370))):
+        img = load_sample(name)
+        x1, y1, x2, y2 = box
+        sources.append(cv2.resize(img[y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_AREA))
+    for face in lfw:
+        g = (np.clip(face, 0, 1) * 255).astype(np.uint8)
+        sources.append(cv2.cvtColor(cv2.resize(g, (size, size), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB))
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i in range(n):
+        src = sources[i % len(sources)] if i < len(sources) else sources[int(rng.integers(len(sources)))]
+        m = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-8, 8), rng.uniform(0.92, 1.08))
+        m[:, 2] += rng.uniform(-3, 3, 2)
+        im = cv2.warpAffine(src, m, (size, size), borderMode=cv2.BORDER_REFLECT)
+        tint = rng.uniform(0.8, 1.15, 3) * rng.uniform(0.75, 1.2)
+        out[i] = np.clip(im * tint, 0, 255).astype(np.uint8)
+    return out
+
+
+def make_mask_dataset(n_faces: int = 60, seed: int = 0, size: int = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """The lesson's offline data: :func:`sample_faces` each with and without a synthetic mask."""
+    return synthetic_mask_pairs(sample_faces(n_faces, seed, size), seed=seed, size=size)
+
+
+# ------------------------------------------------------------------------------ model
+
+
+def build_model(width: int = 16, input_size: int = INPUT_SIZE, augment: bool = True, learning_rate: float = 2e-3):
+    """A small CNN over aligned RGB face crops: four blocks of conv + batch norm + ReLU + pooling,
+    global average pooling, dropout and a softmax over :data:`MASK_LABELS` (about 100 k parameters)."""
+    keras = _keras()
+    from keras import layers
+
+    inputs = keras.Input((input_size, input_size, 3), name="face")
+    x = inputs
+    if augment:
+        x = layers.RandomFlip("horizontal")(x)
+        x = layers.RandomRotation(0.04, fill_mode="nearest")(x)
+        x = layers.RandomBrightness(0.15, value_range=(0, 1))(x)
+        x = layers.RandomContrast(0.2)(x)
+    for f in (width, 2 * width, 4 * width, 8 * width):
+        x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    outputs = layers.Dense(len(MASK_LABELS), activation="softmax", name="mask")(x)
+    model = keras.Model(inputs, outputs, name="mask_cnn")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def build_transfer_model(input_size: int = 96, weights: str | Path | None = "imagenet", learning_rate: float = 1e-3):
+    """The transfer-learning variant: MobileNetV2 (frozen) + a small head.
+
+    ImageNet weights are downloaded by Keras on first use (14 MB, into ``~/.keras/models``); offline
+    without them this raises with the file to fetch.  ``weights=None`` builds the same network with
+    random weights (for tests), a path loads a weights file you downloaded yourself.
+    """
+    keras = _keras()
+    from keras import layers
+
+    name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{input_size}_no_top.h5"
+    if weights == "imagenet":
+        cached = Path(keras.config.keras_home() if hasattr(keras.config, "keras_home") else Path.home() / ".keras") / "models" / name
+        try:
+            base = keras.applications.MobileNetV2(input_shape=(input_size, input_size, 3), include_top=False,
+                                                  weights="imagenet")
+        except Exception as exc:  # offline: Keras raises from its download
+            raise classify.ModelNotFoundError(
+                f"MobileNetV2's ImageNet weights are not on this machine and could not be downloaded ({exc}). "
+                f"Download https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/{name} "
+                f"to {cached} (or pass its path as weights=), or use the small CNN: mask.build_model()") from exc
+    else:
+        base = keras.applications.MobileNetV2(input_shape=(input_size, input_size, 3), include_top=False,
+                                              weights=None if weights is None else str(weights))
+    base.trainable = False
+    inputs = keras.Input((input_size, input_size, 3), name="face")
+    x = layers.Rescaling(2.0, offset=-1.0)(inputs)  # [0, 1] -> MobileNetV2's [-1, 1]
+    x = base(x, training=False)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(len(MASK_LABELS), activation="softmax", name="mask")(x)
+    model = keras.Model(inputs, outputs, name="mask_mobilenetv2")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def to_input(crops) -> np.ndarray:
+    """uint8 RGB crops -> float32 network input in [0, 1]."""
+    return classify.faces_to_input(crops, np.asarray(crops[0]).shape[0] if len(crops) else INPUT_SIZE, channels=3)
+
+
+def train(model, train_data, val_data, epochs: int = 15, batch_size: int = 64, patience: int = 5, verbose: int = 0):
+    """Fit with early stopping on validation accuracy (best weights kept); returns the History."""
+    keras = _keras()
+    (xt, yt), (xv, yv) = train_data, val_data
+    xt = to_input(xt) if np.asarray(xt).dtype == np.uint8 else xt
+    xv = to_input(xv) if np.asarray(xv).dtype == np.uint8 else xv
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True),
+                 keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, patience // 2))]
+    return model.fit(xt, yt, validation_data=(xv, yv), epochs=epochs, batch_size=batch_size, callbacks=callbacks,
+                     verbose=verbose)
+
+
+@dataclass
+class MaskReport:
+    """Accuracy, precision and recall per class, the confusion matrix (rows: truth) and the indices
+    of the worst mistakes (most confident wrong predictions first)."""
+
+    accuracy: float
+    precision: dict[str, float]
+    recall: dict[str, float]
+    confusion: np.ndarray
+    worst: np.ndarray
+    probabilities: np.ndarray
+
+    def __str__(self) -> str:
+        lines = [f"accuracy {self.accuracy:.3f}"]
+        lines += [f"  {k:12s} precision {self.precision[k]:.3f}  recall {self.recall[k]:.3f}" for k in MASK_LABELS]
+        return "\n".join(lines)
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> MaskReport:
+    """Evaluate on uint8 crops (or prepared input) and labels (0 = with_mask)."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    xp = to_input(x) if np.asarray(x).dtype == np.uint8 else x
+    prob = np.asarray(model.predict(xp, batch_size=batch_size, verbose=0))
+    pred = prob.argmax(1)
+    y = np.asarray(y)
+    p, r, _, _ = precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)
+    wrong = np.flatnonzero(pred != y)
+    worst = wrong[np.argsort(-prob[wrong, pred[wrong]])] if len(wrong) else wrong
+    return MaskReport(float((pred == y).mean()), dict(zip(MASK_LABELS, map(float, p))),
+                      dict(zip(MASK_LABELS, map(float, r))), confusion_matrix(y, pred, labels=[0, 1]), worst, prob)
+
+
+def save_model(model, path: str | Path, **info) -> Path:
+    """Save with a side-car that records the labels and how crops are made (aligned, margin)."""
+    return classify.save_model(model, path, MASK_LABELS, align=ALIGN, margin=MARGIN, **info)
+
+
+def load_classifier(path: str | Path | None = None) -> classify.FaceClassifier:
+    """The mask classifier from ``path``, ``$COURSE_MASK_MODEL``, ``models/mask/mask.keras`` or a Kaggle input."""
+    found = classify.find_model("mask", path)
+    clf = classify.FaceClassifier.load(found, labels=MASK_LABELS)
+    if clf.align is None and (classify.read_sidecar(found) or {}).get("align") is None:
+        clf.align, clf.margin = ALIGN, MARGIN  # a model saved without the side-car: the course's crops
+    return clf

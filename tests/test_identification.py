@@ -1,0 +1,200 @@
+"""Face identification: distances, galleries and "unknown", enrolment problems, FaceNet weights lookup,
+k-fold verification, efficient-model figures."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import course_utils as cu
+from course_utils import identification as ident
+from course_utils.identification import BackendMismatchError, EnrolmentError, Gallery
+
+
+def test_pairwise_distances_match_brute_force():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 16)), rng.normal(size=(7, 16))
+    brute = np.linalg.norm(a[:, None] - b[None], axis=-1)
+    assert np.allclose(ident.pairwise_distances(a, b), brute, atol=1e-4)
+    assert np.allclose(np.diag(ident.pairwise_distances(a, a)), 0, atol=5e-3)  # float32
+
+
+def test_gallery_search_nearest_or_unknown_and_round_trip(tmp_path):
+    g = Gallery(["ann", "bob"], np.array([[0, 0], [1, 0]], np.float32), "dlib")
+    found = g.search(np.array([[0.1, 0], [0.9, 0.1], [5, 5]]), threshold=0.6)
+    assert [f[0] for f in found] == ["ann", "bob", "unknown"] and found[2][2] == "bob"
+    g.add("ann", np.array([0, 1]), "dlib", "ann/2.jpg")
+    assert g.people == ["ann", "bob"] and len(g) == 3
+    path = g.save(tmp_path / "g.npz")
+    back = Gallery.load(path)
+    assert back.names == g.names and back.backend == "dlib" and np.array_equal(back.embeddings, g.embeddings)
+
+
+def test_gallery_errors(tmp_path):
+    g = Gallery(["ann"], np.zeros((1, 4)), "dlib")
+    with pytest.raises(BackendMismatchError, match="facenet"):
+        g.search(np.zeros((1, 4)), 0.6, backend="facenet")
+    with pytest.raises(BackendMismatchError, match="dimensions"):
+        g.search(np.zeros((1, 8)), 0.6)
+    with pytest.raises(BackendMismatchError):
+        g.add("bob", np.zeros(4), "facenet")
+    with pytest.raises(ValueError, match="empty"):
+        Gallery([], np.zeros((0, 4)), "dlib").search(np.zeros((1, 4)), 0.6)
+    with pytest.raises(FileNotFoundError):
+        Gallery.load(tmp_path / "none.npz")
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a gallery"):
+        Gallery.load(tmp_path / "bad.npz")
+
+
+def test_threshold_and_kfold_protocol():
+    same = np.array([True] * 5 + [False] * 5)
+    d = np.array([0.1, 0.2, 0.3, 0.4, 0.7, 0.5, 0.8, 0.9, 1.0, 1.1])
+    t = ident.best_threshold(d, same)
+    assert ((d < t) == same).mean() == pytest.approx(0.9)
+    folds = np.array([1, 2] * 5)
+    r = ident.kfold_verification(d, same, folds)
+    assert set(r.fold_accuracy) == {1, 2} and 0 <= r.mean_accuracy <= 1
+    fpr, tpr, thr, auc = r.roc()
+    assert auc == pytest.approx(0.96)
+    with pytest.raises(ValueError, match="two folds"):
+        ident.kfold_verification(d, same, np.ones(10))
+
+
+def test_facenet_weights_are_looked_for_in_order(tmp_path):
+    name = ident.FACENET_FILES["vggface2"]
+    kaggle, torch_home, data = tmp_path / "kaggle", tmp_path / "torch", tmp_path / "data"
+    kw = dict(kaggle_input=kaggle, torch_home=torch_home, data_dir=data, download=False)
+    for p in (kaggle / "facenet-weights" / name, torch_home / "checkpoints" / name, data / name):
+        p.parent.mkdir(parents=True)
+        p.write_bytes(b"x")
+    given = tmp_path / "mine.pt"
+    given.write_bytes(b"x")
+    assert ident.find_facenet_weights(given, environ={}, **kw) == given
+    assert ident.find_facenet_weights(environ={"COURSE_FACENET_WEIGHTS": str(given)}, **kw) == given
+    assert ident.find_facenet_weights(environ={}, **kw) == kaggle / "facenet-weights" / name
+    (kaggle / "facenet-weights" / name).unlink()
+    assert ident.find_facenet_weights(environ={}, **kw) == torch_home / "checkpoints" / name
+    (torch_home / "checkpoints" / name).unlink()
+    assert ident.find_facenet_weights(environ={}, **kw) == data / name
+    (data / name).unlink()
+    with pytest.raises(cu.ModelNotFoundError, match="cu.get_embedder\\('dlib'\\)"):
+        ident.find_facenet_weights(environ={}, **kw)
+    with pytest.raises(ValueError, match="pretrained"):
+        ident.find_facenet_weights(pretrained="imagenet", environ={}, **kw)
+
+
+def test_failed_facenet_download_says_where_to_put_the_file(tmp_path, monkeypatch):
+    from course_utils import download
+
+    def offline(name, **kwargs):
+        raise download.DownloadError(f"{name}: no connection to github.com")
+
+    monkeypatch.setattr(download, "fetch", offline)
+    with pytest.raises(cu.ModelNotFoundError) as err:
+        ident.find_facenet_weights(environ={}, kaggle_input=tmp_path / "k", torch_home=tmp_path / "t",
+                                   data_dir=tmp_path / "d")
+    msg = str(err.value)
+    assert "download failed" in msg and "checkpoints" in msg and "COURSE_FACENET_WEIGHTS" in msg
+
+
+def test_the_registry_pins_the_vggface2_weights():
+    reg = cu.load_registry()
+    entry = reg[ident.FACENET_FILES["vggface2"]]
+    assert entry.known_hash == "281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b"
+    assert "timesler/facenet-pytorch" in entry.urls[0]
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="unknown embedding backend"):
+        ident.get_embedder("arcface")
+
+
+@pytest.fixture(scope="module")
+def dlib_embedder():
+    return ident.get_embedder("dlib")
+
+
+@pytest.mark.slow
+def test_dlib_embeddings_separate_people(dlib_embedder, group):
+    faces, vecs = dlib_embedder.embed_image(group)
+    assert vecs.shape == (4, 128) and vecs.dtype == np.float32
+    d = ident.pairwise_distances(vecs, vecs)
+    # group: two astronaut copies and two Grace Hopper copies (mirrored and scaled)
+    names = ["eileen" if f.center[0] in (184, 849) or abs(f.center[0] - 184) < 30 or abs(f.center[0] - 849) < 30
+             else "grace" for f in faces]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert (d[i, j] < 0.6) == (names[i] == names[j]), (names, d.round(2))
+    assert dlib_embedder.embed_faces(group, []).shape == (0, 128)
+
+
+@pytest.fixture(scope="module")
+def gallery_tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("test_images")
+    for name, sample in (("eileen", "astronaut"), ("grace", "grace_hopper"), ("nobody", "coffee"), ("crowd", "group")):
+        cu.save_sample(sample, root / name / "1.jpg")
+    (root / "empty").mkdir()
+    (root / "broken").mkdir()
+    (root / "broken" / "1.jpg").write_bytes(b"\xff\xd8 not really")
+    return root
+
+
+@pytest.mark.slow
+def test_enrolment_reports_every_problem_and_keeps_going(gallery_tree, dlib_embedder):
+    g = ident.enrol_folder(gallery_tree, dlib_embedder)
+    assert g.people == ["crowd", "eileen", "grace"] and g.backend == "dlib"
+    problems = {str(k).replace(str(gallery_tree) + "/", ""): v for k, v in g.problems.items()}
+    assert problems["nobody/1.jpg"] == "no face found"
+    assert problems["crowd/1.jpg"] == "4 faces: enrolled the largest"
+    assert problems["broken/1.jpg"].startswith("unreadable")
+    assert problems["empty"] == "no photo in this folder"
+    strict = ident.enrol_folder(gallery_tree, dlib_embedder, multiple="skip")
+    assert "crowd" not in strict.people
+
+
+@pytest.mark.slow
+def test_identify_names_known_faces_and_says_unknown(gallery_tree, dlib_embedder, group, tmp_path):
+    import shutil
+
+    only_eileen = tmp_path / "g"
+    shutil.copytree(gallery_tree / "eileen", only_eileen / "eileen")
+    g = ident.enrol_folder(only_eileen, dlib_embedder)
+    matches = ident.identify(group, g, dlib_embedder)
+    assert sorted(m.name for m in matches) == ["eileen", "eileen", "unknown", "unknown"]
+    assert all(m.nearest == "eileen" for m in matches)
+    drawn = ident.draw_matches(group, matches)
+    assert drawn.shape == group.shape
+    assert ident.identify(cu.load_sample("coffee"), g, dlib_embedder) == []
+    facenet_gallery = Gallery(["x"], np.zeros((1, 512)), "facenet")
+    with pytest.raises(BackendMismatchError, match="enrolled with 'facenet'"):
+        ident.identify(group, facenet_gallery, dlib_embedder)
+
+
+@pytest.mark.slow
+def test_enrolling_nothing_is_a_clear_error(tmp_path, dlib_embedder):
+    with pytest.raises(FileNotFoundError, match="gallery folder not found"):
+        ident.enrol_folder(tmp_path / "missing", dlib_embedder)
+    cu.save_sample("coffee", tmp_path / "t" / "someone" / "1.jpg")
+    with pytest.raises(EnrolmentError, match="someone/1.jpg: no face found"):
+        ident.enrol_folder(tmp_path / "t", dlib_embedder)
+
+
+@pytest.mark.slow
+def test_verification_on_the_embedded_lfw_sample(dlib_embedder):
+    root = cu.sample_dataset("lfw")
+    pairs = cu.load_lfw_pairs(root / "pairs.txt", cu.load_lfw(root))
+    r = ident.verify_pairs(pairs, dlib_embedder)
+    assert set(r.fold_accuracy) == {1, 2} and len(r.distances) == len(pairs)
+    assert 0.5 <= r.mean_accuracy <= 1.0
+    assert r.distances[pairs["same"].to_numpy()].mean() < r.distances[~pairs["same"].to_numpy()].mean()
+
+
+@pytest.mark.slow
+def test_mobilefacenet_built_here_matches_the_paper():
+    from course_utils import efficient
+
+    fig = efficient.count(efficient.mobilefacenet(), 112, latency_runs=0)
+    assert fig.params_m == pytest.approx(0.99, abs=0.03)
+    assert fig.mmacs == pytest.approx(221, rel=0.05)
+    mix = efficient.count(efficient.mobilefacenet(mix=True), 112, latency_runs=0)
+    assert mix.mmacs > fig.mmacs
