@@ -171,12 +171,9 @@ def find_model(kind: str, path: str | Path | None = None, *, environ=None,
     """
     env = os.environ if environ is None else environ
     var = f"COURSE_{kind.upper()}_MODEL"
-    for explicit, what in ((path, "the path you gave"), (env.get(var), f"${var}")):
-        if explicit:
-            p = Path(explicit).expanduser()
-            if not p.is_file():
-                raise ModelNotFoundError(f"{what} ({p}) is not a model file")
-            return p
+    given = given_file([(path, "the path you gave"), (env.get(var), f"${var}")], "model file")
+    if given is not None:
+        return given
     models_dir = MODELS_DIR if models_dir is None else Path(models_dir)
     for suffix in MODEL_SUFFIXES:
         p = models_dir / kind / f"{kind}{suffix}"
@@ -193,6 +190,54 @@ def find_model(kind: str, path: str | Path | None = None, *, environ=None,
         f"has it); or train one with scripts/train_{kind}.py, or in the lesson notebook and "
         f"save it with cu.save_model, then point ${var} at the file (on Kaggle: attach the dataset that "
         "holds it).")
+
+
+# ------------------------------------------------------------------------------ networks
+
+
+def conv_blocks(x, widths: Sequence[int], convs: int = 1, momentum: float = 0.9, dropouts: Sequence[float] = ()):
+    """The CNN body of the course's classifiers: per width, ``convs`` x (3x3 conv + batch norm + ReLU),
+    then 2x2 max-pooling and, when given, dropout.  Returns the output tensor."""
+    from keras import layers
+
+    for i, f in enumerate(widths):
+        for _ in range(convs):
+            x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization(momentum=momentum)(x)
+            x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D()(x)
+        if i < len(dropouts) and dropouts[i]:
+            x = layers.Dropout(dropouts[i])(x)
+    return x
+
+
+def softmax_head(inputs, x, num_classes: int, name: str, output: str, learning_rate: float, dropout: float = 0.2):
+    """Global average pooling, dropout and a softmax over ``num_classes``; the model, compiled with Adam."""
+    keras = _keras()
+    from keras import layers
+
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name=output)(x)
+    model = keras.Model(inputs, outputs, name=name)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def given_file(candidates, what: str = "file") -> Path | None:
+    """The first of ``(value, description)`` pairs that is set; it must be an existing file.
+
+    Raises:
+        ModelNotFoundError: a value that is set but is not a file (the message names where it came from).
+    """
+    for value, description in candidates:
+        if value:
+            p = Path(value).expanduser()
+            if not p.is_file():
+                raise ModelNotFoundError(f"{description} ({p}) is not a {what}")
+            return p
+    return None
 
 
 # ------------------------------------------------------------------------------ classifier

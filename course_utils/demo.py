@@ -191,5 +191,15 @@ def main(argv: list[str] | None = None, default_kind: str | None = None) -> int:
     return 1 if failed else 0
 
 
+def cam_main(kind: str, argv: list[str] | None = None) -> int:
+    """The lecture's ``*_cam.py`` scripts: webcam 0 unless a source is given, in a window unless ``-o``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0].startswith("-"):  # no source given: webcam 0
+        args = ["0", *args]
+    if "-o" not in args and "--out" not in args and "--show" not in args:
+        args.append("--show")
+    return main(args, default_kind=kind)
+
+
 if __name__ == "__main__":
     sys.exit(main())

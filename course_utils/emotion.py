@@ -212,13 +212,8 @@ def build_model(num_classes: int = len(EMOTIONS), width: int = 32, dropout: floa
         x = layers.RandomRotation(0.05, fill_mode="nearest")(x)
         x = layers.RandomZoom(0.1, fill_mode="nearest")(x)
         x = layers.RandomTranslation(0.08, 0.08, fill_mode="nearest")(x)
-    for i, f in enumerate([width, 2 * width, 4 * width, 8 * width]):
-        for _ in range(2):
-            x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.Activation("relu")(x)
-        x = layers.MaxPooling2D()(x)
-        x = layers.Dropout(dropout * (0.5 + 0.25 * i))(x)
+    x = classify.conv_blocks(x, [width, 2 * width, 4 * width, 8 * width], convs=2, momentum=0.99,
+                             dropouts=[dropout * (0.5 + 0.25 * i) for i in range(4)])
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dense(8 * width, activation="relu")(x)
     x = layers.Dropout(0.5)(x)
@@ -235,22 +230,10 @@ def build_small_model(num_classes: int = len(EMOTIONS), width: int = 8, input_si
     batch norm + ReLU + max-pooling, global average pooling and a softmax (about 25 k parameters at
     ``width=8``).  Batch norm with a short memory (momentum 0.9) so that a few hundred steps suffice."""
     keras = _keras()
-    from keras import layers
 
     inputs = keras.Input((input_size, input_size, 1), name="face")
-    x = inputs
-    for f in (width, 2 * width, 4 * width, 8 * width):
-        x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization(momentum=0.9)(x)
-        x = layers.Activation("relu")(x)
-        x = layers.MaxPooling2D()(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.2)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="emotion")(x)
-    model = keras.Model(inputs, outputs, name="fer_small_cnn")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
+    x = classify.conv_blocks(inputs, [width, 2 * width, 4 * width, 8 * width])
+    return classify.softmax_head(inputs, x, num_classes, "fer_small_cnn", "emotion", learning_rate)
 
 
 def train(model, train_data: tuple[np.ndarray, np.ndarray], val_data: tuple[np.ndarray, np.ndarray],

@@ -225,10 +225,12 @@ def synthetic_mask_pairs(faces: Sequence[np.ndarray], seed: int = 0, size: int =
     return np.stack(x), np.asarray(y, dtype=np.int64)
 
 
-def sample_faces(n: int = 60, seed: int = 0, size: int = INPUT_SIZE) -> np.ndarray:
+def sample_faces(n: int = 60, seed: int = 0, size: int = INPUT_SIZE, start: int = 0,
+                 n_sources: int | None = None) -> np.ndarray:
     """Offline face crops for the lesson and homework: the two sample portraits and scikit-image's
-    LFW crops (25x25 gray, enlarged), jittered (shift, scale, tilt, light, colour tint) and aligned
-    like detected faces.  Returns uint8 (n, size, size, 3)."""
+    LFW crops (25x25 gray, enlarged; 102 different faces in all), jittered (shift, scale, tilt, light,
+    colour tint).  Face ``i`` is source ``start + i % n_sources`` (default: all sources, cycling), so
+    calls with disjoint source ranges share no person.  Returns uint8 (n, size, size, 3)."""
     import cv2
     import skimage.data
 
@@ -246,7 +248,7 @@ def sample_faces(n: int = 60, seed: int = 0, size: int = INPUT_SIZE) -> np.ndarr
         sources.append(cv2.cvtColor(cv2.resize(g, (size, size), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB))
     out = np.empty((n, size, size, 3), np.uint8)
     for i in range(n):
-        src = sources[i % len(sources)] if i < len(sources) else sources[int(rng.integers(len(sources)))]
+        src = sources[(start + i % (n_sources or len(sources))) % len(sources)]
         m = cv2.getRotationMatrix2D((size / 2, size / 2), rng.uniform(-8, 8), rng.uniform(0.92, 1.08))
         m[:, 2] += rng.uniform(-3, 3, 2)
         im = cv2.warpAffine(src, m, (size, size), borderMode=cv2.BORDER_REFLECT)
@@ -255,9 +257,11 @@ def sample_faces(n: int = 60, seed: int = 0, size: int = INPUT_SIZE) -> np.ndarr
     return out
 
 
-def make_mask_dataset(n_faces: int = 60, seed: int = 0, size: int = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """The lesson's offline data: :func:`sample_faces` each with and without a synthetic mask."""
-    return synthetic_mask_pairs(sample_faces(n_faces, seed, size), seed=seed, size=size)
+def make_mask_dataset(n_faces: int = 60, seed: int = 0, size: int = INPUT_SIZE, start: int = 0,
+                      n_sources: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The lesson's offline data: :func:`sample_faces` each with and without a synthetic mask
+    (rows ``2k`` and ``2k + 1`` are the same face)."""
+    return synthetic_mask_pairs(sample_faces(n_faces, seed, size, start, n_sources), seed=seed, size=size)
 
 
 # ------------------------------------------------------------------------------ model
@@ -276,18 +280,8 @@ def build_model(width: int = 16, input_size: int = INPUT_SIZE, augment: bool = T
         x = layers.RandomRotation(0.04, fill_mode="nearest")(x)
         x = layers.RandomBrightness(0.15, value_range=(0, 1))(x)
         x = layers.RandomContrast(0.2)(x)
-    for f in (width, 2 * width, 4 * width, 8 * width):
-        x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization(momentum=0.9)(x)
-        x = layers.Activation("relu")(x)
-        x = layers.MaxPooling2D()(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.3)(x)
-    outputs = layers.Dense(len(MASK_LABELS), activation="softmax", name="mask")(x)
-    model = keras.Model(inputs, outputs, name="mask_cnn")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
+    x = classify.conv_blocks(x, [width, 2 * width, 4 * width, 8 * width])
+    return classify.softmax_head(inputs, x, len(MASK_LABELS), "mask_cnn", "mask", learning_rate, dropout=0.3)
 
 
 def build_transfer_model(input_size: int = 96, weights: str | Path | None = "imagenet", learning_rate: float = 1e-3):
@@ -318,13 +312,7 @@ def build_transfer_model(input_size: int = 96, weights: str | Path | None = "ima
     inputs = keras.Input((input_size, input_size, 3), name="face")
     x = layers.Rescaling(2.0, offset=-1.0)(inputs)  # [0, 1] -> MobileNetV2's [-1, 1]
     x = base(x, training=False)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.2)(x)
-    outputs = layers.Dense(len(MASK_LABELS), activation="softmax", name="mask")(x)
-    model = keras.Model(inputs, outputs, name="mask_mobilenetv2")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
+    return classify.softmax_head(inputs, x, len(MASK_LABELS), "mask_mobilenetv2", "mask", learning_rate)
 
 
 def to_input(crops) -> np.ndarray:

@@ -12,12 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from course_utils.demo import main  # noqa: E402
+from course_utils.demo import cam_main  # noqa: E402
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    if not args or args[0].startswith("-"):  # no source given: webcam 0
-        args = ["0", *args]
-    if "-o" not in args and "--out" not in args and "--show" not in args:
-        args.append("--show")
-    sys.exit(main(args, default_kind="mask"))
+    sys.exit(cam_main("mask"))

@@ -99,3 +99,16 @@ def test_the_lecture_script_runs_as_a_program(tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "coffee.jpg: no face found" in run.stdout and (tmp_path / "coffee_emotion.png").exists()
+
+
+def test_mask_demo_uses_the_reference_model_and_the_mask_detector(tmp_path, capsys, monkeypatch):
+    from course_utils import mask
+
+    monkeypatch.chdir(tmp_path)
+    group = cu.load_sample("group")
+    faces = cu.detect_faces(group, detector=mask.get_mask_detector())
+    cu.save_image(mask.add_masks(group, faces=faces, seed=3), tmp_path / "masked.png")
+    rc = demo.main(["mask", "masked.png"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "masked.png: 4 faces:" in out and out.count("with_mask") == 4, out
+    assert (tmp_path / "masked_mask.png").exists()
