@@ -140,12 +140,12 @@ Made by `scripts/train_emotion.py`; evaluated by `benchmarks/emotion.py`.
 - **Data:** {card['data']}. Test accuracy is therefore not directly comparable with published FER2013
   figures (full PublicTest or PrivateTest).
 - **Architecture:** {card['architecture']}.
-- **Training:** {card['epochs_run']} epochs on a 2-core CPU{'' if card['train_minutes_cpu'] is None else f", {card['train_minutes_cpu']} minutes"};
+- **Training:** {card['epochs_run']} epochs on a 2-core CPU{'' if card['train_minutes_cpu'] is None else f", {card['train_minutes_cpu']} wall-clock minutes (the machine was shared with other jobs; alone, an epoch takes about 6.5 minutes)"};
   Adam 1e-3 halved on plateaus, class weights (square-root inverse frequency), early stopping on
   validation accuracy.
 - **Test accuracy: {card['test_accuracy']:.3f}** (validation {card['validation_accuracy']:.3f}); it {target} the
   course target of 0.68 (anchors: human ~0.65, simple CNNs ~0.61, best single network ~0.73).
-- **File:** emotion.keras, {card['file_mb']} MB (also emotion.h5, the lecture's format). Saved with {versions}.
+- **File:** emotion.keras, {card['file_mb']} MB (`--evaluate-only` also writes emotion.h5, the lecture's format, beside it; that copy is not committed). Saved with {versions}.
 
 | class | test accuracy (recall) | validation |
 |---|---|---|

@@ -198,3 +198,13 @@ def test_mobilefacenet_built_here_matches_the_paper():
     assert fig.mmacs == pytest.approx(221, rel=0.05)
     mix = efficient.count(efficient.mobilefacenet(mix=True), 112, latency_runs=0)
     assert mix.mmacs > fig.mmacs
+
+
+@pytest.mark.slow
+def test_flip_averaging_is_an_average_of_the_face_and_its_mirror(dlib_embedder, astronaut):
+    face = cu.largest_face(dlib_embedder.detect(astronaut))
+    chip = dlib_embedder.chips(astronaut, [face])[0]
+    plain, mirrored = dlib_embedder.embed_chips([chip, np.ascontiguousarray(chip[:, ::-1])])
+    both = dlib_embedder.embed_faces(astronaut, [face], flip=True)[0]
+    assert np.allclose(both, (plain + mirrored) / 2, atol=1e-5)
+    assert 0 < np.linalg.norm(plain - mirrored) < 0.3, "a mirror image is still the same person"
