@@ -28,13 +28,12 @@ from typing import Sequence
 import numpy as np
 
 from .detection import Detector, Face, crop_face, detect_faces, get_detector
-from .env import REPO_ROOT
+from .env import KAGGLE_INPUT, REPO_ROOT
 from .images import ImageLike, load_image
 from .landmarks import ModelNotFoundError  # one error for every missing model file
 
 MODEL_SUFFIXES = (".keras", ".h5")
 MODELS_DIR = REPO_ROOT / "models"
-KAGGLE_INPUT = Path("/kaggle/input")
 
 
 class ModelVersionError(RuntimeError):
@@ -225,6 +224,23 @@ def softmax_head(inputs, x, num_classes: int, name: str, output: str, learning_r
     return model
 
 
+def fit(model, train: tuple, val: tuple, *, epochs: int, batch_size: int, patience: int, lr_patience: int,
+        min_lr: float = 0.0, class_weight: dict[int, float] | None = None, checkpoint: str | Path | None = None,
+        verbose: int = 0, extra_callbacks: Sequence = ()):
+    """The course's training loop: ``model.fit`` with early stopping on validation accuracy (best
+    weights restored), the learning rate halved after ``lr_patience`` epochs without a better
+    validation loss, and optionally the best epoch saved to ``checkpoint``.  Returns the History."""
+    keras = _keras()
+    callbacks = [*extra_callbacks,
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=lr_patience, min_lr=min_lr),
+    ]
+    if checkpoint:
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_accuracy", save_best_only=True))
+    return model.fit(*train, validation_data=val, epochs=epochs, batch_size=batch_size, class_weight=class_weight,
+                     callbacks=callbacks, verbose=verbose)
+
+
 def given_file(candidates, what: str = "file") -> Path | None:
     """The first of ``(value, description)`` pairs that is set; it must be an existing file.
 
@@ -382,12 +398,10 @@ def draw_labelled(image: ImageLike, labelled: Sequence[Labelled], show_probabili
     """A copy of ``image`` with each face boxed in its label's colour and captioned."""
     from .draw import draw_faces
 
-    out = load_image(image).copy()
-    for item in labelled:
-        text = f"{item.label} {item.probability:.2f}" if show_probability else item.label
-        out = draw_faces(out, [item.face], color=LABEL_COLORS.get(item.label, (0, 255, 0)), labels=[text],
-                         show_keypoints=False)
-    return out
+    return draw_faces(image, [item.face for item in labelled],
+                      color=[LABEL_COLORS.get(item.label, (0, 255, 0)) for item in labelled],
+                      labels=[f"{item.label} {item.probability:.2f}" if show_probability else item.label
+                              for item in labelled], show_keypoints=False)
 
 
 def annotate_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "mtcnn",

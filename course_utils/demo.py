@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+from .images import IMAGE_SUFFIXES
+
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif"}
 KINDS = ("detect", "emotion", "mask")
 

@@ -13,12 +13,14 @@ from .images import ImageLike, load_image
 KEYPOINT_COLORS = ((0, 200, 255), (0, 120, 255), (255, 60, 60), (60, 220, 60), (40, 160, 40))
 
 
-def draw_faces(image: ImageLike, faces: Sequence[Face], color: tuple[int, int, int] = (0, 255, 0),
+def draw_faces(image: ImageLike, faces: Sequence[Face],
+               color: tuple[int, int, int] | Sequence[tuple[int, int, int]] = (0, 255, 0),
                labels: Sequence[str] | None = None, show_score: bool = True,
                show_keypoints: bool = True, thickness: int | None = None) -> np.ndarray:
     """Return a copy of ``image`` with boxes, labels/scores and keypoints drawn on it.
 
     Args:
+        color: one RGB colour for every face, or a list with one colour per face.
         labels: one text per face (replaces the score), e.g. an emotion or a name.
         thickness: line width in pixels; ``None`` scales with the image size.
     """
@@ -27,9 +29,12 @@ def draw_faces(image: ImageLike, faces: Sequence[Face], color: tuple[int, int, i
     out = load_image(image).copy()
     if labels is not None and len(labels) != len(faces):
         raise ValueError(f"got {len(labels)} labels for {len(faces)} faces")
+    colors = [color] * len(faces) if len(color) == 3 and np.isscalar(color[0]) else list(color)
+    if len(colors) != len(faces):
+        raise ValueError(f"got {len(colors)} colours for {len(faces)} faces")
     t = thickness or max(1, round(max(out.shape[:2]) / 400))
     font_scale = 0.4 * t + 0.1
-    for i, f in enumerate(faces):
+    for i, (f, color) in enumerate(zip(faces, colors)):
         x1, y1, x2, y2 = (int(round(v)) for v in f.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, t)
         text = labels[i] if labels is not None else (f"{f.score:.2f}" if show_score else "")

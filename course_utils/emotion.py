@@ -244,7 +244,6 @@ def train(model, train_data: tuple[np.ndarray, np.ndarray], val_data: tuple[np.n
 
     ``verbose``: 2 prints one line per epoch (the progress a long run needs), 0 is silent.
     """
-    keras = _keras()
     xt, yt = train_data
     xv, yv = val_data
     xt = preprocess_faces(xt) if np.asarray(xt).dtype == np.uint8 else xt
@@ -253,14 +252,9 @@ def train(model, train_data: tuple[np.ndarray, np.ndarray], val_data: tuple[np.n
         if weights != "auto":
             raise ValueError(f"weights must be 'auto', None or a dict, got {weights!r}")
         weights = class_weights(yt)
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, patience // 3), min_lr=1e-5),
-    ]
-    if checkpoint:
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_accuracy", save_best_only=True))
-    return model.fit(xt, yt, validation_data=(xv, yv), epochs=epochs, batch_size=batch_size,
-                     class_weight=weights, callbacks=callbacks, verbose=verbose)
+    return classify.fit(model, (xt, yt), (xv, yv), epochs=epochs, batch_size=batch_size, patience=patience,
+                        lr_patience=max(2, patience // 3), min_lr=1e-5, class_weight=weights,
+                        checkpoint=checkpoint, verbose=verbose)
 
 
 @dataclass

@@ -29,14 +29,13 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .detection import Face, detect_faces, get_detector, largest_face
-from .images import ImageError, ImageLike, load_image
+from .env import KAGGLE_INPUT
+from .images import IMAGE_SUFFIXES, ImageError, ImageLike, load_image
 from .landmarks import ModelNotFoundError
 
 UNKNOWN = "unknown"
 FACENET_FILES = {"vggface2": "20180402-114759-vggface2.pt", "casia-webface": "20180408-102900-casia-webface.pt"}
 FACENET_ENV_VAR = "COURSE_FACENET_WEIGHTS"
-KAGGLE_INPUT = Path("/kaggle/input")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 class EnrolmentError(ValueError):
@@ -421,11 +420,9 @@ def draw_matches(image: ImageLike, matches: Sequence[Match]) -> np.ndarray:
     """Boxes with names: green for known people, red for unknown."""
     from .draw import draw_faces
 
-    out = load_image(image).copy()
-    for m in matches:
-        color = (230, 40, 40) if m.name == UNKNOWN else (40, 200, 60)
-        out = draw_faces(out, [m.face], color=color, labels=[f"{m.name} {m.distance:.2f}"], show_keypoints=False)
-    return out
+    return draw_faces(image, [m.face for m in matches],
+                      color=[(230, 40, 40) if m.name == UNKNOWN else (40, 200, 60) for m in matches],
+                      labels=[f"{m.name} {m.distance:.2f}" for m in matches], show_keypoints=False)
 
 
 # ------------------------------------------------------------------------------ verification

@@ -18,6 +18,9 @@ from typing import Union
 
 import numpy as np
 
+#: File suffixes the course treats as images (demos, galleries).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
 ImageLike = Union[str, Path, bytes, bytearray, "PIL.Image.Image", np.ndarray]  # noqa: F821
 
 

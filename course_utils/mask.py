@@ -174,7 +174,6 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
     from .detection import detect_faces, largest_face
     from .images import ImageError
 
-
     detector = get_mask_detector()
     crops, index, skipped = [], [], {}
     it = enumerate(images)
@@ -322,14 +321,11 @@ def to_input(crops) -> np.ndarray:
 
 def train(model, train_data, val_data, epochs: int = 15, batch_size: int = 64, patience: int = 5, verbose: int = 0):
     """Fit with early stopping on validation accuracy (best weights kept); returns the History."""
-    keras = _keras()
     (xt, yt), (xv, yv) = train_data, val_data
     xt = to_input(xt) if np.asarray(xt).dtype == np.uint8 else xt
     xv = to_input(xv) if np.asarray(xv).dtype == np.uint8 else xv
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True),
-                 keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, patience // 2))]
-    return model.fit(xt, yt, validation_data=(xv, yv), epochs=epochs, batch_size=batch_size, callbacks=callbacks,
-                     verbose=verbose)
+    return classify.fit(model, (xt, yt), (xv, yv), epochs=epochs, batch_size=batch_size, patience=patience,
+                        lr_patience=max(2, patience // 2), verbose=verbose)
 
 
 @dataclass
@@ -374,6 +370,6 @@ def load_classifier(path: str | Path | None = None) -> classify.FaceClassifier:
     """The mask classifier from ``path``, ``$COURSE_MASK_MODEL``, ``models/mask/mask.keras`` or a Kaggle input."""
     found = classify.find_model("mask", path)
     clf = classify.FaceClassifier.load(found, labels=MASK_LABELS)
-    if clf.align is None and (classify.read_sidecar(found) or {}).get("align") is None:
-        clf.align, clf.margin = ALIGN, MARGIN  # a model saved without the side-car: the course's crops
+    if clf.align is None:  # saved without mask.save_model's side-car: crop as the course's models do
+        clf.align, clf.margin = ALIGN, MARGIN
     return clf

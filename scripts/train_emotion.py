@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
-from course_utils import emotion  # noqa: E402
+from course_utils import classify, emotion  # noqa: E402
 
 
 def shared_data() -> Path:
@@ -77,13 +77,10 @@ def main() -> int:
             model = emotion.build_model(width=args.width)
         model.summary(print_fn=lambda s: print(s, flush=True))
         xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
-        model.fit(xf, y[tr], validation_data=(xv, y[va]), epochs=args.epochs, batch_size=args.batch_size,
-                  class_weight=emotion.class_weights(y[tr]), verbose=2, callbacks=[
-                      keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=args.resume),
-                      keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=args.patience,
-                                                    restore_best_weights=True),
-                      keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-5),
-                      keras.callbacks.ModelCheckpoint(str(ckpt), monitor="val_accuracy", save_best_only=True)])
+        classify.fit(model, (xf, y[tr]), (xv, y[va]), epochs=args.epochs, batch_size=args.batch_size,
+                        patience=args.patience, lr_patience=4, min_lr=1e-5,
+                        class_weight=emotion.class_weights(y[tr]), checkpoint=ckpt, verbose=2,
+                        extra_callbacks=[keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=args.resume)])
         epochs_run, minutes = _history_summary(args.out / "history.csv")
     write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes)
     return 0

@@ -115,3 +115,12 @@ def test_annotate_faces_draws_a_caption_per_face(tiny_model, group):
         y_mid = int(round((item.face.box[1] + item.face.box[3]) / 2))
         assert tuple(drawn[y_mid, x1]) == classify.LABEL_COLORS[item.label] or \
             tuple(drawn[y_mid, x2]) == classify.LABEL_COLORS[item.label]
+
+
+def test_draw_faces_takes_one_colour_per_face(group):
+    faces = [cu.Face((140, 260, 229, 373), 0.9), cu.Face((451, 183, 605, 372), 0.9)]
+    one_by_one = cu.draw_faces(cu.draw_faces(group, faces[:1], color=(255, 0, 0)), faces[1:], color=(0, 0, 255))
+    assert np.array_equal(cu.draw_faces(group, faces, color=[(255, 0, 0), (0, 0, 255)]), one_by_one)
+    assert np.array_equal(cu.draw_faces(group, faces), cu.draw_faces(group, faces, color=[(0, 255, 0)] * 2))
+    with pytest.raises(ValueError, match="1 colours for 2 faces"):
+        cu.draw_faces(group, faces, color=[(1, 2, 3)])
