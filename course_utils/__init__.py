@@ -38,7 +38,7 @@ _EXPORTS = {
     "index_image_folders": "datasets", "FER2013_LABELS": "datasets", "CELEBA_ATTRIBUTES": "datasets",
     # lesson 02: detection
     "Face": "detection", "detect_faces": "detection", "get_detector": "detection",
-    "crop_face": "detection", "largest_face": "detection", "trace_mtcnn": "detection",
+    "crop_face": "detection", "largest_face": "detection", "central_face": "detection", "trace_mtcnn": "detection",
     "BACKENDS": "detection", "nms": "detection", "box_iou": "detection",
     "draw_faces": "draw", "show_faces": "draw", "show_image": "draw", "show_grid": "draw",
     "detect_video": "video",

@@ -6,8 +6,10 @@
                                                            # refresh a notebook's stored outputs
 
 Each notebook runs in its own kernel with ``notebooks/`` as working directory, through papermill
-(so its ``parameters`` cell can be overridden with ``-p NAME VALUE``).  A failing lesson does not
-stop the others; the exit status is 1 if any failed.  A time summary is printed at the end.
+(so its ``parameters`` cell can be overridden with ``-p NAME VALUE``).  Lessons run two at a time on a
+machine with two or more cores (``--jobs``: most of a lesson's first seconds are a kernel importing
+TensorFlow and PyTorch on one core).  A failing lesson does not stop the others; the exit status is 1
+if any failed.  A time summary is printed at the end.
 """
 from __future__ import annotations
 
@@ -81,6 +83,17 @@ def _parse_value(text: str):
     return {"None": None, "True": True, "False": False}.get(text, text)
 
 
+def _run_one(nb: Path, inplace: bool, out: Path, params: dict, timeout: int) -> tuple[str, float, str]:
+    """Run one lesson; report a failure (and go on with the others) instead of raising."""
+    print(f"[run] {nb.name} ...", flush=True)
+    try:
+        seconds = execute_inplace(nb, timeout) if inplace else execute_to_build(nb, out, params, timeout)
+        return nb.name, seconds, "ok"
+    except Exception as exc:
+        print(f"[run] {nb.name} failed:\n{exc}", file=sys.stderr, flush=True)
+        return nb.name, float("nan"), f"FAILED: {type(exc).__name__}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course.py run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inplace", action="store_true", help="store outputs in the notebook itself")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="lessons run at the same time (default: 2, or 1 on a one-core machine)")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:  # `python -m course_utils.build run ...` reads naturally
         argv = argv[1:]
@@ -100,19 +115,17 @@ def main(argv: list[str] | None = None) -> int:
         print("not found: " + ", ".join(map(str, missing)), file=sys.stderr)
         return 2
     params = {k: _parse_value(v) for k, v in args.parameter}
-    rows, failed = [], []
     total_start = time.perf_counter()
-    for nb in notebooks:
-        print(f"[run] {nb.name} ...", flush=True)
-        try:
-            seconds = (execute_inplace(nb, args.timeout) if args.inplace
-                       else execute_to_build(nb, args.out, params, args.timeout))
-            status = "ok"
-        except Exception as exc:  # report and go on with the next lesson
-            seconds, status = float("nan"), f"FAILED: {type(exc).__name__}"
-            failed.append(nb.name)
-            print(f"[run] {nb.name} failed:\n{exc}", file=sys.stderr, flush=True)
-        rows.append((nb.name, seconds, status))
+    jobs = max(1, min(args.jobs, len(notebooks)))
+    if jobs == 1:
+        rows = [_run_one(nb, args.inplace, args.out, params, args.timeout) for nb in notebooks]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs) as pool:
+            rows = list(pool.map(_run_one, notebooks, [args.inplace] * len(notebooks), [args.out] * len(notebooks),
+                                 [params] * len(notebooks), [args.timeout] * len(notebooks)))
+    failed = [name for name, _, status in rows if status != "ok"]
     total = time.perf_counter() - total_start
     width = max(len(r[0]) for r in rows)
     print("\nlesson".ljust(width + 1) + "   seconds  status")

@@ -366,6 +366,14 @@ def largest_face(faces: Sequence[Face]) -> Face | None:
     return max(faces, key=lambda f: f.area, default=None)
 
 
+def central_face(faces: Sequence[Face], image_shape: Sequence[int]) -> Face | None:
+    """The face whose box centre is nearest the centre of an image of ``image_shape`` (h, w, ...),
+    or ``None`` for an empty list.  Dataset crops such as LFW's are centred on the labelled person,
+    who is not always the largest face in the picture."""
+    h, w = image_shape[:2]
+    return min(faces, key=lambda f: (f.center[0] - w / 2) ** 2 + (f.center[1] - h / 2) ** 2, default=None)
+
+
 def expand_box(box: Sequence[float], margin: float = 0.2, square: bool = False) -> tuple[float, float, float, float]:
     """Grow ``box`` by ``margin`` times its size on every side (0.2 adds 20 % each side); with
     ``square=True`` first make it square around its centre (side = the longer side)."""

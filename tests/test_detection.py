@@ -133,6 +133,10 @@ def test_box_helpers():
     assert expand_box((0, 0, 10, 20), 0.1) == (-1.0, -2.0, 11.0, 22.0)
     assert expand_box((0, 0, 10, 20), 0, square=True) == (-5.0, 0.0, 15.0, 20.0)
     assert cu.largest_face([]) is None
+    big_corner, small_middle = cu.Face((0, 0, 120, 120), 0.9), cu.Face((110, 110, 140, 140), 0.9)
+    assert cu.largest_face([small_middle, big_corner]) is big_corner
+    assert cu.central_face([big_corner, small_middle], (250, 250, 3)) is small_middle
+    assert cu.central_face([], (250, 250)) is None
 
 
 def test_trace_mtcnn_stages_narrow_down_to_the_final_face(astronaut):

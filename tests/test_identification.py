@@ -189,6 +189,25 @@ def test_verification_on_the_embedded_lfw_sample(dlib_embedder):
     assert r.distances[pairs["same"].to_numpy()].mean() < r.distances[~pairs["same"].to_numpy()].mean()
 
 
+def test_embed_paths_batches_and_picks_a_face(dlib_embedder, tmp_path):
+    cu.save_sample("group", tmp_path / "group.jpg")
+    cu.save_sample("astronaut", tmp_path / "astronaut.jpg")
+    (tmp_path / "blank.png").write_bytes(b"")
+    paths = [tmp_path / "astronaut.jpg", tmp_path / "group.jpg"]
+    one_by_one, fallback = ident.embed_paths(paths, dlib_embedder, batch_size=1)
+    batched, _ = ident.embed_paths(paths, dlib_embedder, batch_size=32)
+    assert fallback == [] and np.abs(one_by_one - batched).max() < 1e-4
+    group = cu.load_image(paths[1])  # as saved (JPEG), not the in-memory sample
+    faces = dlib_embedder.detect(group)
+    for pick, face in (("center", cu.central_face(faces, group.shape)), ("largest", cu.largest_face(faces))):
+        vecs, _ = ident.embed_paths(paths[1:], dlib_embedder, pick=pick)
+        assert np.abs(vecs[0] - dlib_embedder.embed_faces(group, [face])[0]).max() < 1e-4, pick
+    with pytest.raises(ValueError, match="pick must be"):
+        ident.embed_paths(paths, dlib_embedder, pick="first")
+    with pytest.raises(cu.ImageError):
+        ident.embed_paths([tmp_path / "blank.png"], dlib_embedder)
+
+
 @pytest.mark.slow
 def test_mobilefacenet_built_here_matches_the_paper():
     from course_utils import efficient

@@ -1,0 +1,32 @@
+"""`course.py run` (course_utils.build): lessons run in parallel, a failing one is reported and does not
+stop the others, outputs and HTML land in the output folder."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from course_utils import build
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_lessons_run_and_a_failure_is_reported(tmp_path, capsys, jobs):
+    good = _notebook(tmp_path / "01_good.ipynb", "X = 1", "print('answer', X * 42)")
+    bad = _notebook(tmp_path / "02_bad.ipynb", "X = 1", "raise RuntimeError('broken lesson')")
+    third = _notebook(tmp_path / "03_after.ipynb", "X = 1", "print('still ran')")
+    out = tmp_path / "build"
+    code = build.main(["run", str(good), str(bad), str(third), "--out", str(out), "-j", jobs, "-p", "X", "2"])
+    assert code == 1
+    report = capsys.readouterr().out
+    assert "02_bad.ipynb" in report and "FAILED: PapermillExecutionError" in report
+    done = nbformat.read(out / "01_good.ipynb", as_version=4)
+    assert "answer 84" in "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))  # -p X 2
+    assert (out / "01_good.html").exists() and (out / "02_bad.html").exists() and (out / "03_after.html").exists()
