@@ -139,6 +139,20 @@ def test_box_helpers():
     assert cu.central_face([], (250, 250)) is None
 
 
+def test_mtcnn_networks_run_as_graphs_give_the_eager_results(group, astronaut):
+    from mtcnn import MTCNN
+
+    eager = MTCNN(device="CPU:0")
+    for img in (group, astronaut, group[::2, ::2].copy()):
+        raw = sorted(eager.detect_faces(img, box_format="xyxy"), key=lambda f: f["box"][0])
+        ours = sorted(cu.detect_faces(img, "mtcnn", min_score=0), key=lambda f: f.box[0])
+        assert len(raw) == len(ours) > 0
+        for r, f in zip(raw, ours):
+            assert np.allclose(r["box"], f.box, atol=1.0) and abs(r["confidence"] - f.score) < 1e-4
+    det = cu.get_detector("mtcnn")
+    assert all(hasattr(stage._model, "get_concrete_function") for stage in det.model.stages)  # traced graphs
+
+
 def test_trace_mtcnn_stages_narrow_down_to_the_final_face(astronaut):
     trace = cu.trace_mtcnn(astronaut)
     assert trace.scales[0] == pytest.approx(12 / 20)
