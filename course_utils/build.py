@@ -83,8 +83,20 @@ def _parse_value(text: str):
     return {"None": None, "True": True, "False": False}.get(text, text)
 
 
-def _run_one(nb: Path, inplace: bool, out: Path, params: dict, timeout: int) -> tuple[str, float, str]:
-    """Run one lesson; report a failure (and go on with the others) instead of raising."""
+#: Environment variables that set the math libraries' thread pools (OpenMP for PyTorch, oneDNN, NumPy's
+#: BLAS; TensorFlow's own pools).  Lessons running side by side each get their share of the cores: two
+#: kernels with a full-size pool each would spin-wait against each other.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+
+
+def _run_one(nb: Path, inplace: bool, out: Path, params: dict, timeout: int,
+             threads: int | None = None) -> tuple[str, float, str]:
+    """Run one lesson; report a failure (and go on with the others) instead of raising.  ``threads``
+    sizes the kernel's thread pools (see :data:`THREAD_VARS`; variables already set are kept)."""
+    if threads:
+        for var in THREAD_VARS:
+            os.environ.setdefault(var, str(threads))
+        os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     print(f"[run] {nb.name} ...", flush=True)
     try:
         seconds = execute_inplace(nb, timeout) if inplace else execute_to_build(nb, out, params, timeout)
@@ -122,9 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from concurrent.futures import ProcessPoolExecutor
 
+        n = len(notebooks)
+        threads = max(1, (os.cpu_count() or 1) // jobs)
         with ProcessPoolExecutor(jobs) as pool:
-            rows = list(pool.map(_run_one, notebooks, [args.inplace] * len(notebooks), [args.out] * len(notebooks),
-                                 [params] * len(notebooks), [args.timeout] * len(notebooks)))
+            rows = list(pool.map(_run_one, notebooks, [args.inplace] * n, [args.out] * n, [params] * n,
+                                 [args.timeout] * n, [threads] * n))
     failed = [name for name, _, status in rows if status != "ok"]
     total = time.perf_counter() - total_start
     width = max(len(r[0]) for r in rows)

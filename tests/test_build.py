@@ -2,6 +2,8 @@
 stop the others, outputs and HTML land in the output folder."""
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 
@@ -21,7 +23,8 @@ def _notebook(path, *sources):
 def test_lessons_run_and_a_failure_is_reported(tmp_path, capsys, jobs):
     good = _notebook(tmp_path / "01_good.ipynb", "X = 1", "print('answer', X * 42)")
     bad = _notebook(tmp_path / "02_bad.ipynb", "X = 1", "raise RuntimeError('broken lesson')")
-    third = _notebook(tmp_path / "03_after.ipynb", "X = 1", "print('still ran')")
+    third = _notebook(tmp_path / "03_after.ipynb", "X = 1",
+                      "import os; print('still ran with', os.environ.get('OMP_NUM_THREADS'), 'threads')")
     out = tmp_path / "build"
     code = build.main(["run", str(good), str(bad), str(third), "--out", str(out), "-j", jobs, "-p", "X", "2"])
     assert code == 1
@@ -30,3 +33,9 @@ def test_lessons_run_and_a_failure_is_reported(tmp_path, capsys, jobs):
     done = nbformat.read(out / "01_good.ipynb", as_version=4)
     assert "answer 84" in "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))  # -p X 2
     assert (out / "01_good.html").exists() and (out / "02_bad.html").exists() and (out / "03_after.html").exists()
+    after = nbformat.read(out / "03_after.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in after.cells for o in c.get("outputs", []))
+    if jobs == "2" and "OMP_NUM_THREADS" not in os.environ:  # side by side: each kernel gets its share of cores
+        assert f"still ran with {max(1, (os.cpu_count() or 1) // 2)} threads" in text
+    else:
+        assert "still ran with" in text
