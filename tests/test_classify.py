@@ -104,6 +104,36 @@ def test_save_load_round_trip_with_labels(tiny_model, tmp_path):
 
 
 @pytest.mark.slow
+def test_few_faces_run_on_litert_with_tensorflows_outputs(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    keras = classify._keras()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((24, 24, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(keras.layers.RandomFlip("horizontal")(inputs))
+    x = keras.layers.BatchNormalization()(x)
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    path = classify.save_model(keras.Model(inputs, out), tmp_path / "m.keras", ["a", "b", "c"])
+    fast, slow = FaceClassifier.load(path), FaceClassifier.load(path)
+    slow.engine = "tensorflow"
+    crops = [np.random.default_rng(i).integers(0, 256, (30, 30, 3), dtype=np.uint8) for i in range(20)]
+    for n in (1, 3, 16, 20):  # 20: above LITERT_MAX_BATCH, TensorFlow
+        a, b = fast.predict_crops(crops[:n]), slow.predict_crops(crops[:n])
+        assert a.shape == (n, 3) and np.abs(a - b).max() < 1e-5
+    assert fast.runtime == "litert" and slow.runtime == "tensorflow"
+    cached = fast._lite.cached
+    assert cached.is_file() and cached.parent == tmp_path / "data" / "litert"
+    written = cached.stat().st_mtime_ns
+    again = FaceClassifier.load(path)
+    again.predict_crops(crops[:1])
+    assert again._lite.cached == cached and cached.stat().st_mtime_ns == written  # read back, not rewritten
+    in_memory = FaceClassifier(fast.model, fast.labels)  # no file: converted, not cached
+    assert np.abs(in_memory.predict_crops(crops[:2]) - slow.predict_crops(crops[:2])).max() < 1e-5
+    assert in_memory._lite.cached is None
+    with pytest.raises(ValueError, match="engine must be"):
+        FaceClassifier(fast.model, fast.labels, engine="onnx")
+
+
+@pytest.mark.slow
 def test_annotate_faces_draws_a_caption_per_face(tiny_model, group):
     clf = FaceClassifier(tiny_model, ("with_mask", "without_mask"))
     drawn, labelled = cu.annotate_faces(group, clf)
