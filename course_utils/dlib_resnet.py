@@ -54,9 +54,11 @@ class _Reader:
         self.data, self.pos = data, 0
 
     def int(self) -> int:
+        if self.pos >= len(self.data):
+            raise DlibFormatError("the file ends inside a layer: it is truncated")
         c = self.data[self.pos]
         n = c & 0x0F
-        if n > 8:
+        if n > 8 or self.pos + 1 + n > len(self.data):
             raise DlibFormatError(f"bad integer at byte {self.pos}")
         value = int.from_bytes(self.data[self.pos + 1:self.pos + 1 + n], "little")
         self.pos += 1 + n
@@ -108,6 +110,8 @@ def read_weights(path: str | Path) -> DlibResNetWeights:
             n_filters, nr, nc, sy, sx, py, px = (r.int() for _ in range(7))
             if nr != nc or sy != sx or py != px:
                 raise DlibFormatError("only square kernels, strides and paddings are supported")
+            if n_filters <= 0 or nr <= 0 or sy <= 0 or py < 0:
+                raise DlibFormatError(f"convolution {len(convs)}: impossible sizes")
             n_weights = params.size - n_filters
             k = n_weights // (n_filters * nr * nc)
             if k * n_filters * nr * nc != n_weights:

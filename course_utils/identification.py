@@ -79,7 +79,11 @@ class Embedder:
         img = load_image(image)
         if not faces:
             return np.zeros((0, self.dim), np.float32)
-        chips = self.chips(img, list(faces))
+        return self.embed_aligned(self.chips(img, list(faces)), flip=flip)
+
+    def embed_aligned(self, chips: Sequence[np.ndarray], flip: bool = False) -> np.ndarray:
+        """:meth:`embed_chips`, or with ``flip=True`` the mean embedding of each chip and its mirror image."""
+        chips = list(chips)
         if not flip:
             return self.embed_chips(chips)
         both = self.embed_chips(chips + [np.ascontiguousarray(c[:, ::-1]) for c in chips])
@@ -480,11 +484,7 @@ def embed_paths(paths: Iterable[str | Path], embedder: Embedder, fallback_margin
         it = tqdm(it, total=len(paths), unit="image")
 
     def flush():
-        chips = [c for _, c in pending]
-        vecs = embedder.embed_chips(chips + ([np.ascontiguousarray(c[:, ::-1]) for c in chips] if flip else []))
-        if flip:
-            vecs = (vecs[:len(chips)] + vecs[len(chips):]) / 2
-        out[[i for i, _ in pending]] = vecs
+        out[[i for i, _ in pending]] = embedder.embed_aligned([c for _, c in pending], flip=flip)
         pending.clear()
 
     for i, p in it:

@@ -48,9 +48,10 @@ def test_engine_is_checked():
 def test_files_that_are_not_the_network_are_refused(tmp_path):
     data = model_path("resnet").read_bytes()
     truncated = tmp_path / "truncated.dat"
-    truncated.write_bytes(data[: len(data) // 2])
-    with pytest.raises(dlib_resnet.DlibFormatError):
-        dlib_resnet.read_weights(truncated)
+    for cut in (len(data) // 2, data.find(b"con_4") + 8, data.find(b"fc_2") + 6):  # in a tensor, a header, a size
+        truncated.write_bytes(data[:cut])
+        with pytest.raises(dlib_resnet.DlibFormatError):
+            dlib_resnet.read_weights(truncated)
     with pytest.raises(dlib_resnet.DlibFormatError, match="not dlib's face-recognition ResNet"):
         dlib_resnet.read_weights(model_path(5))  # another dlib file: the 5-point shape predictor
     junk = tmp_path / "junk.dat"
