@@ -272,14 +272,18 @@ class EmotionReport:
         return "\n".join(lines)
 
 
-def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> EmotionReport:
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256, flip: bool = False) -> EmotionReport:
     """Accuracy, per-class accuracy (recall; NaN for a class with no test image) and confusion matrix.
 
-    ``x``: uint8 faces (preprocessed here) or the float32 network input.
+    ``x``: uint8 faces (preprocessed here) or the float32 network input.  ``flip=True`` averages the
+    probabilities of each face and its mirror image (test-time augmentation; expressions are symmetric
+    enough that the mirror image is another view of the same label).
     """
-    xp = preprocess_faces(x) if np.asarray(x).dtype == np.uint8 else x
-    pred = model.predict(xp, batch_size=batch_size, verbose=0).argmax(1)
-    return report_from_predictions(np.asarray(y), pred)
+    xp = preprocess_faces(x) if np.asarray(x).dtype == np.uint8 else np.asarray(x)
+    prob = model.predict(xp, batch_size=batch_size, verbose=0)
+    if flip:
+        prob = (prob + model.predict(np.ascontiguousarray(xp[:, :, ::-1]), batch_size=batch_size, verbose=0)) / 2
+    return report_from_predictions(np.asarray(y), prob.argmax(1))
 
 
 def report_from_predictions(y: np.ndarray, pred: np.ndarray, labels: Sequence[str] = EMOTIONS) -> EmotionReport:

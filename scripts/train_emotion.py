@@ -101,6 +101,7 @@ def _history_summary(path: Path) -> tuple[int, float | None]:
 
 def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes) -> None:
     report = emotion.evaluate(model, xt_test, y_test)
+    mirrored = emotion.evaluate(model, xt_test, y_test, flip=True)
     val = emotion.evaluate(model, x[va], y[va])
     emotion.save_model(model, args.out / "emotion.keras")
     emotion.save_model(model, args.out / "emotion.h5")
@@ -112,6 +113,7 @@ def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, min
         "epochs_run": epochs_run,
         "train_minutes_cpu": None if minutes is None else round(minutes, 1),
         "test_accuracy": round(report.accuracy, 4),
+        "test_accuracy_with_mirror": round(mirrored.accuracy, 4),
         "test_per_class": {k: (round(v, 4) if v == v else None) for k, v in report.per_class.items()},
         "validation_accuracy": round(val.accuracy, 4),
         "validation_per_class": {k: round(v, 4) for k, v in val.per_class.items()},
@@ -129,7 +131,7 @@ def card_markdown(card: dict) -> str:
                       f"{card['validation_per_class'].get(k, float('nan')):.3f} |"
                       for k, v in card["test_per_class"].items())
     versions = ", ".join(f"{k} {v}" for k, v in card["versions"].items())
-    target = "meets" if card["test_accuracy"] >= 0.68 else "does NOT yet meet"
+    target = "meets" if card["test_accuracy"] >= 0.68 else "does NOT yet meet"  # the plain figure counts
     return f"""# Reference emotion model (FER2013)
 
 Made by `scripts/train_emotion.py`; evaluated by `benchmarks/emotion.py`.
@@ -140,7 +142,8 @@ Made by `scripts/train_emotion.py`; evaluated by `benchmarks/emotion.py`.
 - **Training:** {card['epochs_run']} epochs on a 2-core CPU{'' if card['train_minutes_cpu'] is None else f", {card['train_minutes_cpu']} wall-clock minutes (the machine was shared with other jobs; alone, an epoch takes about 6.5 minutes)"};
   Adam 1e-3 halved on plateaus, class weights (square-root inverse frequency), early stopping on
   validation accuracy.
-- **Test accuracy: {card['test_accuracy']:.3f}** (validation {card['validation_accuracy']:.3f}); it {target} the
+- **Test accuracy: {card['test_accuracy']:.3f}** (validation {card['validation_accuracy']:.3f}; each face averaged
+  with its mirror image, `emotion.evaluate(..., flip=True)`: {card['test_accuracy_with_mirror']:.3f}); it {target} the
   course target of 0.68 (anchors: human ~0.65, simple CNNs ~0.61, best single network ~0.73).
 - **File:** emotion.keras, {card['file_mb']} MB (`--evaluate-only` also writes emotion.h5, the lecture's format, beside it; that copy is not committed). Saved with {versions}.
 

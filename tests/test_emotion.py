@@ -93,6 +93,14 @@ def test_evaluate_reports_per_class_and_confusion(small_model):
     assert np.isnan(rep.per_class["disgust"])
     assert rep.accuracy == pytest.approx(np.trace(rep.confusion) / 30)
     assert emotion.predict_emotions(small_model, x[0], []) == []
+    # flip: the mean of each face's and its mirror image's probabilities
+    xp = emotion.preprocess_faces(x)
+    mean = (small_model.predict(xp, verbose=0) + small_model.predict(xp[:, :, ::-1], verbose=0)) / 2
+    both = emotion.evaluate(small_model, x, y, flip=True)
+    assert both.accuracy == pytest.approx((mean.argmax(1) == y).mean())
+    symmetric = np.concatenate([x[:, :, :24], x[:, :, :24][:, :, ::-1]], axis=2)
+    assert np.array_equal(emotion.evaluate(small_model, symmetric, y, flip=True).confusion,
+                          emotion.evaluate(small_model, symmetric, y).confusion)
 
 
 def test_the_stand_in_is_deterministic_balanced_and_varied():
