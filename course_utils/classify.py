@@ -365,10 +365,13 @@ class LiteRTRunner:
         if content is None:
             content = to_litert(model)
             if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cached.with_suffix(f".{os.getpid()}.part")
-                tmp.write_bytes(content)
-                os.replace(tmp, cached)
+                try:
+                    cached.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = cached.with_suffix(f".{os.getpid()}.part")
+                    tmp.write_bytes(content)
+                    os.replace(tmp, cached)
+                except OSError:  # a read-only data folder: convert again next time
+                    cached = None
         self.cached = cached
         with _native_stderr_silenced():  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate"
             self._it = Interpreter(model_content=content, num_threads=num_threads or min(2, os.cpu_count() or 1))
@@ -470,7 +473,13 @@ class FaceClassifier:
         if getattr(self, "_lite", None) is None:
             self._lite = False
             if self.engine == "auto" and litert_available():
-                self._lite = LiteRTRunner(self.model, cache_key=_file_key(self.path) if self.path else None)
+                try:
+                    self._lite = LiteRTRunner(self.model, cache_key=_file_key(self.path) if self.path else None)
+                except Exception as exc:  # an optional accelerator: a model it cannot convert runs on TensorFlow
+                    import warnings
+
+                    warnings.warn(f"LiteRT could not run {self.name or 'this model'} ({type(exc).__name__}: {exc}); "
+                                  "using TensorFlow", RuntimeWarning, stacklevel=3)
         return self._lite or None
 
     def _compiled(self):

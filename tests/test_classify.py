@@ -132,6 +132,15 @@ def test_few_faces_run_on_litert_with_tensorflows_outputs(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="engine must be"):
         FaceClassifier(fast.model, fast.labels, engine="onnx")
 
+    def broken(model):
+        raise RuntimeError("unsupported op")
+
+    monkeypatch.setattr(classify, "to_litert", broken)  # a model LiteRT cannot take: TensorFlow, with a warning
+    fallback = FaceClassifier(fast.model, fast.labels)
+    with pytest.warns(RuntimeWarning, match="unsupported op"):
+        probs = fallback.predict_crops(crops[:2])
+    assert fallback.runtime == "tensorflow" and np.abs(probs - slow.predict_crops(crops[:2])).max() < 1e-6
+
 
 @pytest.mark.slow
 def test_annotate_faces_draws_a_caption_per_face(tiny_model, group):
