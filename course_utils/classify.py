@@ -460,8 +460,9 @@ class FaceClassifier:
         x = self.preprocess(crops)
         if len(x) > 256:
             return np.asarray(self.model.predict(x, batch_size=256, verbose=0))
-        if len(x) <= LITERT_MAX_BATCH and self._litert() is not None:
-            return self._litert()(x)
+        lite = self._litert() if len(x) <= LITERT_MAX_BATCH else None
+        if lite is not None:
+            return lite(x)
         return np.asarray(self._compiled()(x))  # a few faces (a webcam frame): no per-call set-up
 
     @property

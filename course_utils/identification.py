@@ -106,6 +106,16 @@ class Embedder:
         return f"<{type(self).__name__} {self.name}: {self.dim}-D, threshold {self.threshold}>"
 
 
+def _torch_forward(net, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """``net`` (a PyTorch module taking NCHW) over ``x`` (N, H, W, C float32) in batches: (N, dim) float32."""
+    import torch
+
+    with torch.inference_mode():
+        out = [net(torch.from_numpy(x[i:i + batch_size]).permute(0, 3, 1, 2).contiguous()).numpy()
+               for i in range(0, len(x), batch_size)]
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
 class DlibEmbedder(Embedder):
     """dlib's ResNet face descriptor (``dlib_face_recognition_resnet_model_v1.dat``, shipped by the
     ``face_recognition_models`` package): 128-D, LFW 0.9938 by dlib's report; offline.
@@ -155,14 +165,7 @@ class DlibEmbedder(Embedder):
         if self.engine == "dlib":
             vecs = self._net.compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
             return np.asarray([np.asarray(v) for v in vecs], dtype=np.float32)
-        import torch
-
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(chips), self.batch_size):
-                batch = np.stack([np.asarray(c, np.float32) for c in chips[i:i + self.batch_size]])
-                out.append(self._net(torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()).numpy())
-        return np.concatenate(out).astype(np.float32)
+        return _torch_forward(self._net, np.stack([np.asarray(c, np.float32) for c in chips]), self.batch_size)
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", engine {self.engine}>"
@@ -185,7 +188,6 @@ class FacenetEmbedder(Embedder):
         state = {k: v for k, v in state.items() if not k.startswith("logits.")}
         model.load_state_dict(state, strict=False)
         self.model, self.weights_path, self.pretrained = model.eval(), path, pretrained
-        self._torch = torch
 
     def chips(self, image, faces):
         from .alignment import align_face
@@ -197,14 +199,8 @@ class FacenetEmbedder(Embedder):
     def embed_chips(self, chips, batch_size: int = 32):
         if len(chips) == 0:
             return np.zeros((0, self.dim), np.float32)
-        torch = self._torch
         x = (np.stack([np.asarray(c, np.float32) for c in chips]) - 127.5) / 128.0
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(x), batch_size):
-                batch = torch.from_numpy(x[i:i + batch_size]).permute(0, 3, 1, 2).contiguous()
-                out.append(self.model(batch).numpy())
-        return np.concatenate(out).astype(np.float32)
+        return _torch_forward(self.model, x, batch_size)
 
 
 def find_facenet_weights(weights: str | Path | None = None, pretrained: str = "vggface2", *, environ=None,
