@@ -40,7 +40,7 @@ _EXPORTS = {
     "Face": "detection", "detect_faces": "detection", "get_detector": "detection",
     "crop_face": "detection", "largest_face": "detection", "central_face": "detection", "trace_mtcnn": "detection",
     "BACKENDS": "detection", "nms": "detection", "box_iou": "detection",
-    "draw_faces": "draw", "show_faces": "draw", "show_image": "draw", "show_grid": "draw",
+    "draw_faces": "draw", "show_faces": "draw", "show_image": "draw", "show_grid": "draw", "text_slider": "draw",
     "detect_video": "video",
     # lesson 03: alignment, landmarks, head pose
     "align_face": "alignment",

@@ -94,3 +94,23 @@ def show_grid(images: Sequence[ImageLike], titles: Sequence[str] | None = None, 
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def text_slider(render, value: float, min: float, max: float, step: float, description: str = ""):
+    """A slider and the text ``render(value)`` below it, updated as the slider moves; ``None`` when
+    ipywidgets is not installed (say so and show a static table instead).
+
+    Built from a plain label rather than ``ipywidgets.interact``: ``interact`` prints into an Output
+    widget, and executing such a cell from a script (papermill/nbclient, as ``course.py run`` and
+    nbval do) can hang forever (jupyter/nbconvert#2029: nbclient answers the Output widget on the
+    kernel's shell channel while it waits on it).  A label's text is plain widget state.
+    """
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        return None
+    slider = widgets.FloatSlider(value=value, min=min, max=max, step=step, description=description,
+                                 continuous_update=False)
+    text = widgets.Label(str(render(value)))
+    slider.observe(lambda change: setattr(text, "value", str(render(change["new"]))), names="value")
+    return widgets.VBox([slider, text])

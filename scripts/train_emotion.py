@@ -40,6 +40,9 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--lr-steps", type=_lr_steps, default=None, metavar="LR:EPOCHS,...",
+                   help="a fixed learning-rate schedule instead of halving on plateaus, e.g. 3e-4:4,1e-4:4,3e-5:4 "
+                        "(the usual last phase of a run: resume the checkpoint at lower rates); sets --epochs")
     p.add_argument("--evaluate-only", action="store_true",
                    help="evaluate the checkpoint on test and write the model files and card")
     args = p.parse_args()
@@ -77,13 +80,30 @@ def main() -> int:
             model = emotion.build_model(width=args.width)
         model.summary(print_fn=lambda s: print(s, flush=True))
         xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
-        classify.fit(model, (xf, y[tr]), (xv, y[va]), epochs=args.epochs, batch_size=args.batch_size,
-                        patience=args.patience, lr_patience=4, min_lr=1e-5,
-                        class_weight=emotion.class_weights(y[tr]), checkpoint=ckpt, verbose=2,
-                        extra_callbacks=[keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=args.resume)])
+        callbacks = [keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=args.resume)]
+        epochs, lr_patience = args.epochs, 4
+        if args.lr_steps:
+            rates = [lr for lr, n in args.lr_steps for _ in range(n)]
+            epochs, lr_patience = len(rates), len(rates) + 1  # the schedule alone sets the rate
+            callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _lr: rates[epoch]))
+        classify.fit(model, (xf, y[tr]), (xv, y[va]), epochs=epochs, batch_size=args.batch_size,
+                     patience=args.patience, lr_patience=lr_patience, min_lr=1e-5,
+                     class_weight=emotion.class_weights(y[tr]), checkpoint=ckpt, verbose=2,
+                     extra_callbacks=callbacks)
         epochs_run, minutes = _history_summary(args.out / "history.csv")
     write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes)
     return 0
+
+
+def _lr_steps(text: str) -> list[tuple[float, int]]:
+    """``"3e-4:4,1e-4:4"`` -> ``[(3e-4, 4), (1e-4, 4)]``."""
+    try:
+        steps = [(float(lr), int(n)) for lr, n in (part.split(":") for part in text.split(","))]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LR:EPOCHS,... (e.g. 3e-4:4,1e-4:4), got {text!r}") from None
+    if not steps or any(lr <= 0 or n <= 0 for lr, n in steps):
+        raise argparse.ArgumentTypeError(f"rates and epoch counts must be positive, got {text!r}")
+    return steps
 
 
 def _history_summary(path: Path) -> tuple[int, float | None]:

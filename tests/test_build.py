@@ -39,3 +39,30 @@ def test_lessons_run_and_a_failure_is_reported(tmp_path, capsys, jobs):
         assert f"still ran with {max(1, (os.cpu_count() or 1) // 2)} threads" in text
     else:
         assert "still ran with" in text
+
+
+def test_no_notebook_uses_output_widgets():
+    """`interact` and Output widgets can hang a scripted run (nbclient; see cu.text_slider): the
+    lessons and homework use cu.text_slider or plain widgets instead."""
+    from pathlib import Path
+
+    root = Path(build.__file__).resolve().parents[1]
+    notebooks = sorted(root.glob("notebooks/*.ipynb")) + sorted(root.glob("homework/**/*.ipynb"))
+    assert len(notebooks) >= 6
+    offenders = [f"{nb.relative_to(root)} cell {i}"
+                 for nb in notebooks for i, cell in enumerate(nbformat.read(nb, as_version=4).cells)
+                 if cell.cell_type == "code" and any(word in cell.source for word in
+                                                     ("interact(", "interactive(", "interact_manual", "Output("))]
+    assert not offenders, offenders
+
+
+def test_text_slider_follows_the_slider():
+    import course_utils as cu
+
+    pytest.importorskip("ipywidgets")
+    view = cu.text_slider(lambda t: ["near" if d < t else "far" for d in (0.2, 0.5)], value=0.3,
+                          min=0.1, max=1.0, step=0.05, description="threshold")
+    slider, text = view.children
+    assert text.value == "['near', 'far']"
+    slider.value = 0.6
+    assert text.value == "['near', 'near']"

@@ -173,3 +173,18 @@ def cu_find(kind):
     from course_utils.classify import find_model
 
     return find_model(kind, environ={}, kaggle_input="/nonexistent")
+
+
+def test_train_script_reads_a_learning_rate_schedule():
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_emotion.py"
+    spec = importlib.util.spec_from_file_location("train_emotion_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script._lr_steps("3e-4:4,1e-4:2") == [(3e-4, 4), (1e-4, 2)]
+    for bad in ("3e-4", "fast:2", "1e-4:0", "-1e-3:2", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            script._lr_steps(bad)
