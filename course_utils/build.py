@@ -39,6 +39,11 @@ def _clean_metadata(nb) -> None:
         cell.metadata.pop("execution", None)
 
 
+#: Arguments for each lesson's kernel: ipykernel 7 logs a warning at every start that its sockets
+#: on 127.0.0.1 are not encrypted (true of every local Jupyter kernel); kernel errors still show.
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
+
 def execute_inplace(path: Path, timeout: int = 600) -> float:
     """Execute ``path`` and store the fresh outputs in the same file; returns seconds taken."""
     import nbformat
@@ -46,7 +51,7 @@ def execute_inplace(path: Path, timeout: int = 600) -> float:
 
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=list(KERNEL_ARGS),
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     _clean_metadata(nb)
     nbformat.write(nb, path)
@@ -65,7 +70,7 @@ def execute_to_build(path: Path, out_dir: Path, parameters: dict, timeout: int =
     try:
         pm.execute_notebook(str(path), str(out_nb), parameters=parameters, kernel_name="python3",
                             cwd=str(path.parent), progress_bar=False, execution_timeout=timeout,
-                            log_output=False)
+                            log_output=False, extra_arguments=list(KERNEL_ARGS))
     finally:
         elapsed = time.perf_counter() - started
         if out_nb.exists():  # papermill writes the partial notebook on failure too
