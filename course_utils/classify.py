@@ -228,17 +228,20 @@ def softmax_head(inputs, x, num_classes: int, name: str, output: str, learning_r
 
 def fit(model, train: tuple, val: tuple, *, epochs: int, batch_size: int, patience: int, lr_patience: int,
         min_lr: float = 0.0, class_weight: dict[int, float] | None = None, checkpoint: str | Path | None = None,
-        verbose: int = 0, extra_callbacks: Sequence = ()):
+        checkpoint_above: float | None = None, verbose: int = 0, extra_callbacks: Sequence = ()):
     """The course's training loop: ``model.fit`` with early stopping on validation accuracy (best
     weights restored), the learning rate halved after ``lr_patience`` epochs without a better
-    validation loss, and optionally the best epoch saved to ``checkpoint``.  Returns the History."""
+    validation loss, and optionally the best epoch saved to ``checkpoint``: only an epoch whose
+    validation accuracy beats ``checkpoint_above`` when given (a resumed run then never replaces
+    its checkpoint with a worse one).  Returns the History."""
     keras = _keras()
     callbacks = [*extra_callbacks,
         keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=lr_patience, min_lr=min_lr),
     ]
     if checkpoint:
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_accuracy", save_best_only=True))
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_accuracy", save_best_only=True,
+                                                         initial_value_threshold=checkpoint_above))
     return model.fit(*train, validation_data=val, epochs=epochs, batch_size=batch_size, class_weight=class_weight,
                      callbacks=callbacks, verbose=verbose)
 

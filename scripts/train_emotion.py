@@ -73,13 +73,16 @@ def main() -> int:
         model = keras.models.load_model(ckpt)
         epochs_run, minutes = _history_summary(args.out / "history.csv")
     else:
+        xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
+        start_accuracy = None
         if args.resume and ckpt.exists():
             model = keras.models.load_model(ckpt)
-            print(f"resumed from {ckpt}", flush=True)
+            start_accuracy = emotion.evaluate(model, xv, y[va]).accuracy
+            print(f"resumed from {ckpt} (validation accuracy {start_accuracy:.4f}: only a better epoch replaces it)",
+                  flush=True)
         else:
             model = emotion.build_model(width=args.width)
         model.summary(print_fn=lambda s: print(s, flush=True))
-        xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
         callbacks = [keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=args.resume)]
         epochs, lr_patience = args.epochs, 4
         if args.lr_steps:
@@ -88,7 +91,8 @@ def main() -> int:
             callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _lr: rates[epoch]))
         classify.fit(model, (xf, y[tr]), (xv, y[va]), epochs=epochs, batch_size=args.batch_size,
                      patience=args.patience, lr_patience=lr_patience, min_lr=1e-5,
-                     class_weight=emotion.class_weights(y[tr]), checkpoint=ckpt, verbose=2,
+                     class_weight=emotion.class_weights(y[tr]), checkpoint=ckpt, checkpoint_above=start_accuracy,
+                     verbose=2,
                      extra_callbacks=callbacks)
         epochs_run, minutes = _history_summary(args.out / "history.csv")
     write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes)

@@ -163,3 +163,19 @@ def test_draw_faces_takes_one_colour_per_face(group):
     assert np.array_equal(cu.draw_faces(group, faces), cu.draw_faces(group, faces, color=[(0, 255, 0)] * 2))
     with pytest.raises(ValueError, match="1 colours for 2 faces"):
         cu.draw_faces(group, faces, color=[(1, 2, 3)])
+
+
+@pytest.mark.parametrize("above, written", [(None, True), (1.01, False)])
+def test_fit_keeps_a_checkpoint_unless_an_epoch_beats_it(tmp_path, above, written):
+    """A resumed run passes the accuracy of the model it loaded: a worse epoch never replaces it."""
+    keras = classify._keras()
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, 64)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ckpt = tmp_path / "checkpoint.keras"
+    history = classify.fit(model, (x, y), (x, y), epochs=2, batch_size=32, patience=5, lr_patience=5,
+                           checkpoint=ckpt, checkpoint_above=above)
+    assert len(history.history["val_accuracy"]) == 2
+    assert ckpt.exists() is written
