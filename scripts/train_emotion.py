@@ -71,7 +71,7 @@ def main() -> int:
             print(f"no checkpoint at {ckpt}: train first")
             return 1
         model = keras.models.load_model(ckpt)
-        epochs_run, minutes = _history_summary(args.out / "history.csv")
+        epochs_run, minutes, rates = _history_summary(args.out / "history.csv")
     else:
         xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
         start_accuracy = None
@@ -94,8 +94,8 @@ def main() -> int:
                      class_weight=emotion.class_weights(y[tr]), checkpoint=ckpt, checkpoint_above=start_accuracy,
                      verbose=2,
                      extra_callbacks=callbacks)
-        epochs_run, minutes = _history_summary(args.out / "history.csv")
-    write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes)
+        epochs_run, minutes, rates = _history_summary(args.out / "history.csv")
+    write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes, rates)
     return 0
 
 
@@ -110,20 +110,30 @@ def _lr_steps(text: str) -> list[tuple[float, int]]:
     return steps
 
 
-def _history_summary(path: Path) -> tuple[int, float | None]:
-    """Epochs recorded in the CSV log, and the minutes of training in the Keras logs beside it
-    (``train*.log``: the "391/391 - 405s - ..." line of each epoch; wall time, pauses included)."""
+def _history_summary(path: Path) -> tuple[int, float | None, str]:
+    """Epochs recorded in the CSV log; the minutes of training and the learning rate of each epoch,
+    from the Keras logs beside it (``train*.log``, oldest first: the "391/391 - 405s - ... -
+    learning_rate: 0.0010" line of each epoch; wall time, pauses included) as
+    ``"0.001 x24, 0.0003 x4"``."""
     import re
 
     if not path.exists():
-        return 0, None
+        return 0, None, ""
     epochs = max(0, len(path.read_text().strip().splitlines()) - 1)
-    seconds = [int(m) for log in sorted(path.parent.glob("train*.log"))
-               for m in re.findall(r"^\d+/\d+ - (\d+)s - ", log.read_text(errors="replace"), re.M)]
-    return epochs, (sum(seconds) / 60 if seconds else None)
+    lines = [m for log in sorted(path.parent.glob("train*.log"))
+             for m in re.findall(r"^\d+/\d+ - (\d+)s - .*?learning_rate: ([0-9.e+-]+)\s*$",
+                                 log.read_text(errors="replace"), re.M)]
+    phases: list[list] = []
+    for _, lr in lines:
+        if phases and float(lr) == phases[-1][0]:
+            phases[-1][1] += 1
+        else:
+            phases.append([float(lr), 1])
+    minutes = sum(int(sec) for sec, _ in lines) / 60 if lines else None
+    return epochs, minutes, ", ".join(f"{lr:g} x{n}" for lr, n in phases)
 
 
-def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes) -> None:
+def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes, rates) -> None:
     report = emotion.evaluate(model, xt_test, y_test)
     mirrored = emotion.evaluate(model, xt_test, y_test, flip=True)
     val = emotion.evaluate(model, x[va], y[va])
@@ -136,6 +146,7 @@ def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, min
                         "augmentation in-model",
         "epochs_run": epochs_run,
         "train_minutes_cpu": None if minutes is None else round(minutes, 1),
+        "learning_rates": rates,
         "test_accuracy": round(report.accuracy, 4),
         "test_accuracy_with_mirror": round(mirrored.accuracy, 4),
         "test_per_class": {k: (round(v, 4) if v == v else None) for k, v in report.per_class.items()},
@@ -164,7 +175,8 @@ Made by `scripts/train_emotion.py`; evaluated by `benchmarks/emotion.py`.
   figures (full PublicTest or PrivateTest).
 - **Architecture:** {card['architecture']}.
 - **Training:** {card['epochs_run']} epochs on a 2-core CPU{'' if card['train_minutes_cpu'] is None else f", {card['train_minutes_cpu']} wall-clock minutes (the machine was shared with other jobs; alone, an epoch takes about 6.5 minutes)"};
-  Adam 1e-3 halved on plateaus, class weights (square-root inverse frequency), early stopping on
+  Adam, learning rate by epoch {card.get('learning_rates') or '1e-3 halved on plateaus'} (each run resumed the best
+  checkpoint of the run before; the last phases from `--lr-steps`), class weights (square-root inverse frequency), early stopping on
   validation accuracy.
 - **Test accuracy: {card['test_accuracy']:.3f}** (validation {card['validation_accuracy']:.3f}; each face averaged
   with its mirror image, `emotion.evaluate(..., flip=True)`: {card['test_accuracy_with_mirror']:.3f}); it {target} the

@@ -175,8 +175,7 @@ def cu_find(kind):
     return find_model(kind, environ={}, kaggle_input="/nonexistent")
 
 
-def test_train_script_reads_a_learning_rate_schedule():
-    import argparse
+def _train_script():
     import importlib.util
     from pathlib import Path
 
@@ -184,7 +183,24 @@ def test_train_script_reads_a_learning_rate_schedule():
     spec = importlib.util.spec_from_file_location("train_emotion_script", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_train_script_reads_a_learning_rate_schedule():
+    import argparse
+
+    script = _train_script()
     assert script._lr_steps("3e-4:4,1e-4:2") == [(3e-4, 4), (1e-4, 2)]
     for bad in ("3e-4", "fast:2", "1e-4:0", "-1e-3:2", ""):
         with pytest.raises(argparse.ArgumentTypeError):
             script._lr_steps(bad)
+
+
+def test_train_script_sums_up_its_runs_for_the_model_card(tmp_path):
+    """Epochs from history.csv; minutes and learning-rate phases from the Keras logs, oldest first."""
+    (tmp_path / "history.csv").write_text("epoch,accuracy\n0,0.3\n1,0.4\n0,0.5\n")
+    line = "391/391 - {s}s - 1s/step - accuracy: 0.5 - val_accuracy: 0.5 - learning_rate: {lr}\n"
+    (tmp_path / "train-1.log").write_text("Epoch 1/9\n" + line.format(s=300, lr="0.0010") + line.format(s=360, lr="0.0010"))
+    (tmp_path / "train.log").write_text("resumed\n" + line.format(s=240, lr="3.0000e-04") + "Epoch 2/9\n")
+    epochs, minutes, rates = _train_script()._history_summary(tmp_path / "history.csv")
+    assert (epochs, minutes, rates) == (3, 15.0, "0.001 x2, 0.0003 x1")
