@@ -37,6 +37,11 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "models" / "emotion")
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--width", type=int, default=32)
+    p.add_argument("--head", choices=("pool", "flatten"), default="pool", help="see emotion.build_model")
+    p.add_argument("--dropout", type=float, default=0.3, help="dropout of the convolutional blocks")
+    p.add_argument("--head-dropout", type=float, default=0.5)
+    p.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
+                   help="a new model (--head, --dropout ...) that starts from this model's convolutional weights")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
@@ -81,9 +86,14 @@ def main() -> int:
             print(f"resumed from {ckpt} (validation accuracy {start_accuracy:.4f}: only a better epoch replaces it)",
                   flush=True)
         else:
-            model = emotion.build_model(width=args.width)
+            model = emotion.build_model(width=args.width, dropout=args.dropout, head=args.head,
+                                        head_dropout=args.head_dropout)
+            if args.init_from:
+                copied = emotion.copy_matching_weights(keras.models.load_model(args.init_from, compile=False), model)
+                print(f"{copied} layers start from {args.init_from}", flush=True)
         model.summary(print_fn=lambda s: print(s, flush=True))
-        callbacks = [keras.callbacks.CSVLogger(str(args.out / "history.csv"), append=args.resume)]
+        history_log = str(args.out / "history.csv")  # a run that starts from an earlier one continues its log
+        callbacks = [keras.callbacks.CSVLogger(history_log, append=bool(args.resume or args.init_from))]
         epochs, lr_patience = args.epochs, 4
         if args.lr_steps:
             rates = [lr for lr, n in args.lr_steps for _ in range(n)]
@@ -133,6 +143,10 @@ def _history_summary(path: Path) -> tuple[int, float | None, str]:
     return epochs, minutes, ", ".join(f"{lr:g} x{n}" for lr, n in phases)
 
 
+def _head(model) -> str:
+    return "flatten" if any(type(layer).__name__ == "Flatten" for layer in model.layers) else "pool"
+
+
 def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes, rates) -> None:
     report = emotion.evaluate(model, xt_test, y_test)
     mirrored = emotion.evaluate(model, xt_test, y_test, flip=True)
@@ -142,7 +156,8 @@ def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, min
     card = {
         "data": f"FER2013 image folders ({data.name}): {len(tr)} train images fit, {len(va)} held back for validation; "
                 f"test = {len(xt_test)} images (a subset of FER2013 PublicTest+PrivateTest, no 'disgust')",
-        "architecture": f"VGG-style CNN (course_utils.emotion.build_model), {model.count_params()} parameters, "
+        "architecture": f"VGG-style CNN (course_utils.emotion.build_model, head={_head(model)!r}), "
+                        f"{model.count_params()} parameters, "
                         "augmentation in-model",
         "epochs_run": epochs_run,
         "train_minutes_cpu": None if minutes is None else round(minutes, 1),

@@ -42,7 +42,22 @@ def small_model():
 @pytest.mark.slow
 def test_model_shape_and_size(small_model):
     assert small_model.output_shape == (None, 7)
-    assert emotion.build_model(width=32).count_params() < 2_500_000, "a float32 file under 10 MB"
+    for head in ("pool", "flatten"):
+        assert emotion.build_model(width=32, head=head).count_params() < 2_500_000, "a float32 file under 10 MB"
+    with pytest.raises(ValueError, match="head must be"):
+        emotion.build_model(width=8, head="dense")
+
+
+@pytest.mark.slow
+def test_a_new_head_starts_from_the_trained_body(small_model):
+    """copy_matching_weights: the convolutional body carries over, the differing head does not."""
+    flat = emotion.build_model(width=8, head="flatten", dropout=0.1)
+    assert emotion.copy_matching_weights(small_model, flat) == 16  # 8 x (conv + batch norm)
+    body = [layer for layer in small_model.layers if layer.weights][:16]
+    for a, b in zip(body, [layer for layer in flat.layers if layer.weights][:16]):
+        assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    assert flat.get_layer("emotion").get_weights()[0].shape == small_model.get_layer("emotion").get_weights()[0].shape
+    assert emotion.copy_matching_weights(small_model, emotion.build_model(width=16)) == 0  # other widths: nothing
 
 
 @pytest.mark.slow
