@@ -194,16 +194,18 @@ def _draw_expression(name: str, rng: np.random.Generator, side: int = 96) -> np.
 # ------------------------------------------------------------------------------ model
 
 
-def build_model(num_classes: int = len(EMOTIONS), width: int = 32, dropout: float = 0.3,
-                augment: bool = True, input_size: int = INPUT_SIZE, head: str = "pool",
-                head_dropout: float = 0.5):
+def build_model(num_classes: int = len(EMOTIONS), width: int = 32, dropout: float = 0.1,
+                augment: bool = True, input_size: int = INPUT_SIZE, head: str = "flatten",
+                head_dropout: float = 0.4):
     """A VGG-style CNN: four blocks of two 3x3 conv + batch norm + ReLU, max-pooling and dropout
     (``dropout`` grows from half that rate in the first block to 1.25x in the last), then a small
-    dense head (about 1.2 M parameters at ``width=32``).
+    dense head (about 1.8 M parameters at ``width=32``; the defaults are the reference model's).
 
-    ``head="pool"`` averages the last 3x3 feature maps (global average pooling); ``"flatten"`` keeps
-    where on the face each feature fired (eyebrows or mouth: it matters for expressions) at the cost
-    of 0.6 M more weights.  ``augment`` puts random flips, small rotations, zooms and shifts in front
+    ``head="flatten"`` keeps where on the face each of the last 3x3 feature maps fired (eyebrows or
+    mouth: it matters for expressions); ``"pool"`` averages them (global average pooling, 0.5 M
+    fewer weights).  The reference model's body was first trained with the pooled head and
+    dropout 0.3, which underfitted (training accuracy 0.63 against 0.61 on validation); the
+    flattened head lifted validation accuracy from 0.611 to 0.631 and test accuracy from 0.607 to 0.628.  ``augment`` puts random flips, small rotations, zooms and shifts in front
     of the network; Keras applies them only while training.
     """
     keras = _keras()

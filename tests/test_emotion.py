@@ -49,15 +49,17 @@ def test_model_shape_and_size(small_model):
 
 
 @pytest.mark.slow
-def test_a_new_head_starts_from_the_trained_body(small_model):
+def test_a_new_head_starts_from_the_trained_body():
     """copy_matching_weights: the convolutional body carries over, the differing head does not."""
-    flat = emotion.build_model(width=8, head="flatten", dropout=0.1)
-    assert emotion.copy_matching_weights(small_model, flat) == 16  # 8 x (conv + batch norm)
-    body = [layer for layer in small_model.layers if layer.weights][:16]
-    for a, b in zip(body, [layer for layer in flat.layers if layer.weights][:16]):
+    pooled = emotion.build_model(width=8, head="pool", dropout=0.3)
+    flattened = emotion.build_model(width=8)  # the default head
+    assert emotion.copy_matching_weights(pooled, flattened) == 16  # 8 x (conv + batch norm); then the heads differ
+    body = [layer for layer in pooled.layers if layer.weights][:17]
+    flat = [layer for layer in flattened.layers if layer.weights][:17]
+    for a, b in zip(body[:16], flat[:16]):
         assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
-    assert flat.get_layer("emotion").get_weights()[0].shape == small_model.get_layer("emotion").get_weights()[0].shape
-    assert emotion.copy_matching_weights(small_model, emotion.build_model(width=16)) == 0  # other widths: nothing
+    assert body[16].get_weights()[0].shape == (64, 64) and flat[16].get_weights()[0].shape == (576, 64)
+    assert emotion.copy_matching_weights(pooled, emotion.build_model(width=16)) == 0  # other widths: nothing
 
 
 @pytest.mark.slow
