@@ -205,8 +205,11 @@ def build_model(num_classes: int = len(EMOTIONS), width: int = 32, dropout: floa
     mouth: it matters for expressions); ``"pool"`` averages them (global average pooling, 0.5 M
     fewer weights).  The reference model's body was first trained with the pooled head and
     dropout 0.3, which underfitted (training accuracy 0.63 against 0.61 on validation); the
-    flattened head lifted validation accuracy from 0.611 to 0.631 and test accuracy from 0.607 to 0.628.  ``augment`` puts random flips, small rotations, zooms and shifts in front
-    of the network; Keras applies them only while training.
+    flattened head lifted validation accuracy from 0.611 to 0.631 and test accuracy from 0.607 to
+    0.629 (models/emotion/MODEL_CARD.md).
+
+    ``augment`` puts random flips, small rotations, zooms and shifts in front of the network; Keras
+    applies them only while training.
     """
     keras = _keras()
     from keras import layers
@@ -236,7 +239,8 @@ def copy_matching_weights(source, target) -> int:
     """Copy the weights of ``source``'s layers into ``target``'s, layer by layer in order, as long as
     the kinds and shapes agree (the shared convolutional body when only the head differs).  Returns
     the number of layers copied."""
-    pairs = zip([l for l in source.layers if l.weights], [l for l in target.layers if l.weights])
+    pairs = zip([layer for layer in source.layers if layer.weights],
+                [layer for layer in target.layers if layer.weights])
     copied = 0
     for a, b in pairs:
         wa, wb = a.get_weights(), b.get_weights()

@@ -96,14 +96,13 @@ def main() -> int:
         callbacks = [keras.callbacks.CSVLogger(history_log, append=bool(args.resume or args.init_from))]
         epochs, lr_patience = args.epochs, 4
         if args.lr_steps:
-            rates = [lr for lr, n in args.lr_steps for _ in range(n)]
-            epochs, lr_patience = len(rates), len(rates) + 1  # the schedule alone sets the rate
-            callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _lr: rates[epoch]))
+            schedule = [lr for lr, n in args.lr_steps for _ in range(n)]
+            epochs, lr_patience = len(schedule), len(schedule) + 1  # the schedule alone sets the rate
+            callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _lr: schedule[epoch]))
         classify.fit(model, (xf, y[tr]), (xv, y[va]), epochs=epochs, batch_size=args.batch_size,
                      patience=args.patience, lr_patience=lr_patience, min_lr=1e-5,
                      class_weight=emotion.class_weights(y[tr]), checkpoint=ckpt, checkpoint_above=start_accuracy,
-                     verbose=2,
-                     extra_callbacks=callbacks)
+                     verbose=2, extra_callbacks=callbacks)
         epochs_run, minutes, rates = _history_summary(args.out / "history.csv")
     write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes, rates)
     return 0
@@ -189,7 +188,7 @@ Made by `scripts/train_emotion.py`; evaluated by `benchmarks/emotion.py`.
 - **Data:** {card['data']}. Test accuracy is therefore not directly comparable with published FER2013
   figures (full PublicTest or PrivateTest).
 - **Architecture:** {card['architecture']}.
-- **Training:** {card['epochs_run']} epochs on a 2-core CPU{'' if card['train_minutes_cpu'] is None else f", {card['train_minutes_cpu']} wall-clock minutes (the machine was shared with other jobs; alone, an epoch takes about 6.5 minutes)"};
+- **Training:** {card['epochs_run']} epochs on a 2-core CPU{'' if card['train_minutes_cpu'] is None else f", {card['train_minutes_cpu']} wall-clock minutes (the machine was shared with other jobs; alone, an epoch takes about 6 minutes)"};
   Adam, learning rate by epoch {card.get('learning_rates') or '1e-3 halved on plateaus'}: each run started
   from the best checkpoint of the run before (`--resume`, or `--init-from` for a new head on the trained
   body; fixed rates from `--lr-steps`); class weights (square-root inverse frequency), the best epoch by

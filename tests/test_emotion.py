@@ -217,7 +217,8 @@ def test_train_script_sums_up_its_runs_for_the_model_card(tmp_path):
     """Epochs from history.csv; minutes and learning-rate phases from the Keras logs, oldest first."""
     (tmp_path / "history.csv").write_text("epoch,accuracy\n0,0.3\n1,0.4\n0,0.5\n")
     line = "391/391 - {s}s - 1s/step - accuracy: 0.5 - val_accuracy: 0.5 - learning_rate: {lr}\n"
-    (tmp_path / "train-1.log").write_text("Epoch 1/9\n" + line.format(s=300, lr="0.0010") + line.format(s=360, lr="0.0010"))
+    (tmp_path / "train-1.log").write_text("Epoch 1/9\n" + line.format(s=300, lr="0.0010")
+                                          + line.format(s=360, lr="0.0010"))
     (tmp_path / "train.log").write_text("resumed\n" + line.format(s=240, lr="3.0000e-04") + "Epoch 2/9\n")
     epochs, minutes, rates = _train_script()._history_summary(tmp_path / "history.csv")
     assert (epochs, minutes, rates) == (3, 15.0, "0.001 x2, 0.0003 x1")
