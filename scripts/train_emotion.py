@@ -76,7 +76,6 @@ def main() -> int:
             print(f"no checkpoint at {ckpt}: train first")
             return 1
         model = keras.models.load_model(ckpt)
-        epochs_run, minutes, rates = _history_summary(args.out / "history.csv")
     else:
         xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
         start_accuracy = None
@@ -103,7 +102,7 @@ def main() -> int:
                      patience=args.patience, lr_patience=lr_patience, min_lr=1e-5,
                      class_weight=emotion.class_weights(y[tr]), checkpoint=ckpt, checkpoint_above=start_accuracy,
                      verbose=2, extra_callbacks=callbacks)
-        epochs_run, minutes, rates = _history_summary(args.out / "history.csv")
+    epochs_run, minutes, rates = _history_summary(args.out / "history.csv")
     write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes, rates)
     return 0
 
