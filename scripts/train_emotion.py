@@ -145,6 +145,15 @@ def _head(model) -> str:
     return "flatten" if any(type(layer).__name__ == "Flatten" for layer in model.layers) else "pool"
 
 
+def _dropout(model) -> str:
+    """The dropout rates the model was last trained with: ``"blocks 0.025-0.0625, head 0.2"``."""
+    rates = [layer.rate for layer in model.layers if type(layer).__name__ == "Dropout"]
+    if not rates:
+        return "no dropout"
+    blocks, head = rates[:-1], rates[-1]
+    return (f"blocks {min(blocks):g}-{max(blocks):g}, " if blocks else "") + f"head {head:g}"
+
+
 def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, minutes, rates) -> None:
     report = emotion.evaluate(model, xt_test, y_test)
     mirrored = emotion.evaluate(model, xt_test, y_test, flip=True)
@@ -155,7 +164,7 @@ def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, min
         "data": f"FER2013 image folders ({data.name}): {len(tr)} train images fit, {len(va)} held back for validation; "
                 f"test = {len(xt_test)} images (a subset of FER2013 PublicTest+PrivateTest, no 'disgust')",
         "architecture": f"VGG-style CNN (course_utils.emotion.build_model, head={_head(model)!r}), "
-                        f"{model.count_params()} parameters, "
+                        f"{model.count_params()} parameters (dropout: {_dropout(model)}), "
                         "augmentation in-model",
         "epochs_run": epochs_run,
         "train_minutes_cpu": None if minutes is None else round(minutes, 1),
@@ -189,9 +198,9 @@ Made by `scripts/train_emotion.py`; evaluated by `benchmarks/emotion.py`.
 - **Architecture:** {card['architecture']}.
 - **Training:** {card['epochs_run']} epochs on a 2-core CPU{'' if card['train_minutes_cpu'] is None else f", {card['train_minutes_cpu']} wall-clock minutes (the machine was shared with other jobs; alone, an epoch takes about 6 minutes)"};
   Adam, learning rate by epoch {card.get('learning_rates') or '1e-3 halved on plateaus'}: each run started
-  from the best checkpoint of the run before (`--resume`, or `--init-from` for a new head on the trained
-  body; fixed rates from `--lr-steps`); class weights (square-root inverse frequency), the best epoch by
-  validation accuracy kept.
+  from the best checkpoint of the run before (`--resume`, or `--init-from` for a new head or new dropout
+  rates on the trained weights; fixed rates from `--lr-steps`); class weights (square-root inverse frequency), the best epoch by
+  validation accuracy kept. What each run changed and scored, and what did not help: [TRAINING.md](TRAINING.md).
 - **Test accuracy: {card['test_accuracy']:.3f}** (validation {card['validation_accuracy']:.3f}; each face averaged
   with its mirror image, `emotion.evaluate(..., flip=True)`: {card['test_accuracy_with_mirror']:.3f}); it {target} the
   course target of 0.68 (anchors: human ~0.65, simple CNNs ~0.61, best single network ~0.73).

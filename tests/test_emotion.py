@@ -222,3 +222,16 @@ def test_train_script_sums_up_its_runs_for_the_model_card(tmp_path):
     (tmp_path / "train.log").write_text("resumed\n" + line.format(s=240, lr="3.0000e-04") + "Epoch 2/9\n")
     epochs, minutes, rates = _train_script()._history_summary(tmp_path / "history.csv")
     assert (epochs, minutes, rates) == (3, 15.0, "0.001 x2, 0.0003 x1")
+
+
+def test_train_script_names_the_dropout_rates_a_model_was_trained_with():
+    script = _train_script()
+    assert script._dropout(emotion.build_model(width=4, dropout=0.1, head_dropout=0.4)) == \
+        "blocks 0.05-0.125, head 0.4"
+    assert script._dropout(emotion.build_model(width=4, dropout=0.05, head_dropout=0.2)) == \
+        "blocks 0.025-0.0625, head 0.2"
+    assert script._dropout(emotion.build_small_model(width=4)) == "head 0.2"  # one dropout: before the softmax
+    import keras
+
+    inputs = keras.Input((4,))
+    assert script._dropout(keras.Model(inputs, keras.layers.Dense(2)(inputs))) == "no dropout"
