@@ -225,13 +225,13 @@ def test_train_script_sums_up_its_runs_for_the_model_card(tmp_path):
 
 
 def test_train_script_names_the_dropout_rates_a_model_was_trained_with():
+    import keras
+
     script = _train_script()
     assert script._dropout(emotion.build_model(width=4, dropout=0.1, head_dropout=0.4)) == \
         "blocks 0.05-0.125, head 0.4"
     assert script._dropout(emotion.build_model(width=4, dropout=0.05, head_dropout=0.2)) == \
         "blocks 0.025-0.0625, head 0.2"
     assert script._dropout(emotion.build_small_model(width=4)) == "head 0.2"  # one dropout: before the softmax
-    import keras
-
     inputs = keras.Input((4,))
     assert script._dropout(keras.Model(inputs, keras.layers.Dense(2)(inputs))) == "no dropout"
