@@ -11,6 +11,7 @@ continues from models/emotion/checkpoint.keras.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -36,12 +37,16 @@ def main() -> int:
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--out", type=Path, default=ROOT / "models" / "emotion")
     p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--width", type=int, default=32)
-    p.add_argument("--head", choices=("pool", "flatten"), default="flatten", help="see emotion.build_model")
-    p.add_argument("--dropout", type=float, default=0.1, help="dropout of the convolutional blocks")
-    p.add_argument("--head-dropout", type=float, default=0.4)
+    model_defaults = {name: param.default for name, param in inspect.signature(emotion.build_model).parameters.items()}
+    p.add_argument("--width", type=int, default=model_defaults["width"])
+    p.add_argument("--head", choices=("pool", "flatten"), default=model_defaults["head"],
+                   help="see emotion.build_model")
+    p.add_argument("--dropout", type=float, default=model_defaults["dropout"],
+                   help="dropout of the convolutional blocks")
+    p.add_argument("--head-dropout", type=float, default=model_defaults["head_dropout"])
     p.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
-                   help="a new model (--head, --dropout ...) that starts from this model's convolutional weights")
+                   help="a new model (--head, --dropout ...) that starts from this model's weights, layer by layer "
+                        "while kinds and shapes match (emotion.copy_matching_weights: the body when the head differs)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
