@@ -11,6 +11,7 @@ requirements/lock.txt change.  Other commands:
     python3 course.py setup    # only create / update the environment
     python3 course.py lab      # start JupyterLab in the environment
     python3 course.py grade    # grade homework submissions (see homework/README.md)
+    python3 course.py release OUT  # write the student edition (no solutions) into the new folder OUT
 
 Environment variables:
     COURSE_VENV    where the environment lives (default: .venv beside this file)
@@ -136,7 +137,14 @@ def cmd_grade(args: list[str]) -> int:
     return _run([python, "-m", "course_utils.grading", *args], cwd=os.getcwd())
 
 
-COMMANDS = {"setup": cmd_setup, "run": cmd_run, "test": cmd_test, "lab": cmd_lab, "grade": cmd_grade}
+def cmd_release(args: list[str]) -> int:
+    python = ensure_env()
+    # OUT is the user's path: run from where the command was typed
+    return _run([python, "-m", "course_utils.release", *args], cwd=os.getcwd())
+
+
+COMMANDS = {"setup": cmd_setup, "run": cmd_run, "test": cmd_test, "lab": cmd_lab, "grade": cmd_grade,
+            "release": cmd_release}
 
 
 def main(argv: list[str]) -> int:

@@ -174,7 +174,11 @@ def build_graded_notebook(reference, submission):
                 src = hw.stub_source(hw._source(cell))
             cell.source = src
             flags += [f"answer cell {cell.get('id', i)} {why}" for why in hw.suspicious_code(src)]
-        if not hw.is_check(cell):
+        if hw.is_check(cell):
+            # What a passing check prints, from the reference's check-cell source: never from
+            # stored outputs (a template has none; an autosaved notebook may have any).
+            cell.outputs, cell.execution_count = hw.pass_output(hw.check_names(cell)), 1
+        else:
             cell.outputs = []
             cell.execution_count = None  # nbval then only checks that it runs without error
     return graded, notes, flags
@@ -634,6 +638,9 @@ def main(argv: list[str] | None = None) -> int:
         bad = 0
         for name in a.homework or hw.homework_names():
             home = _homework(name)
+            if not home.has_solution:
+                print(f"{home.name}: no {hw.SOLUTION_NAME} here (a student release): nothing to compare")
+                continue
             problems = hw.check_drift(home.solution, home.template)
             bad += bool(problems)
             print(f"{home.name}: " + ("template up to date" if not problems else "DRIFT\n  " + "\n  ".join(problems)))

@@ -16,15 +16,18 @@ Cells carry tags (Jupyter: View > Right Sidebar > Property Inspector, or cell me
   If the cell has ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines, only the lines between
   them are replaced (the rest, e.g. ``img = cu.load_sample(SAMPLE)``, stays as a head start).
 * ``check``: a check cell.  It calls :func:`check` once, which prints exactly ``q1: PASS`` or
-  raises :class:`CheckFailed` with a hint.  Its stored output in the solution is the reference
-  output that grading compares against (with nbval); templates keep it, so students see what a
-  passing check prints.
+  raises :class:`CheckFailed` with a hint.  The check's name is read from the cell's *source*
+  (the first argument of ``cu.check``); the solution's stored output must agree (validated), and
+  grading expects exactly ``<name>: PASS`` from it.
 
-Outputs of every other cell are cleared in the template.  Grading lives in
-:mod:`course_utils.grading`.
+Every output is cleared in the template: a template that showed ``q1: PASS`` under an unanswered
+question would pretend, and a notebook saved by JupyterLab's autosave loses those outputs anyway,
+so nothing ever reads check names from a student's or a template's stored outputs.  Grading lives
+in :mod:`course_utils.grading`.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import math
@@ -169,15 +172,56 @@ def _text(output) -> str:
     return data.get("text/plain", "") if isinstance(data, dict) else ""
 
 
-def check_names(cell) -> list[str]:
-    """The names of the checks a check cell passed in its stored outputs (``q1: PASS``)."""
+def output_check_names(cell) -> list[str]:
+    """The names of the checks a check cell passed in its *stored outputs* (``q1: PASS``).
+    Only used to validate an executed solution: stored outputs of a template or a submission
+    prove nothing (JupyterLab's autosave clears or rewrites them)."""
     lines = "".join(_text(o) for o in cell.get("outputs", [])).splitlines()
     return [m["name"] for m in map(PASS_LINE.match, lines) if m]
 
 
+def _is_check_call(node: ast.AST) -> bool:
+    func = getattr(node, "func", None)
+    return isinstance(node, ast.Call) and (
+        (isinstance(func, ast.Attribute) and func.attr == "check") or (isinstance(func, ast.Name) and func.id == "check"))
+
+
+def check_names(cell) -> list[str]:
+    """The names of the checks a check cell runs, read from its source: the first argument (or
+    ``name=``) of each ``cu.check(...)`` call that is a string literal, in source order.
+    A source that does not parse, or a name that is not a literal, gives no name (and
+    :func:`validate_solution` refuses such a solution)."""
+    try:
+        tree = ast.parse(_source(cell))
+    except (SyntaxError, ValueError):
+        return []
+    names = []
+    for node in sorted((n for n in ast.walk(tree) if _is_check_call(n)), key=lambda n: (n.lineno, n.col_offset)):
+        arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "name"), None)
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and PASS_LINE.match(f"{arg.value}: PASS"):
+            names.append(arg.value)
+    return names
+
+
+def pass_output(names: list[str]):
+    """The output a check cell must print when all its checks pass (what grading compares with)."""
+    import nbformat
+
+    return [nbformat.v4.new_output("stream", name="stdout", text="".join(f"{n}: PASS\n" for n in names))]
+
+
+class NotebookError(ValueError):
+    """A cell whose fields are not what nbformat promises (a ``source`` that is a number, ...)."""
+
+
 def _source(cell) -> str:
     src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+    if isinstance(src, list) and all(isinstance(s, str) for s in src):
+        return "".join(src)
+    if isinstance(src, str):
+        return src
+    raise NotebookError(f"cell {cell.get('id', '?')} has a source that is not text "
+                        f"({type(src).__name__}); open the notebook in Jupyter and save it again")
 
 
 def stub_source(source: str) -> str:
@@ -210,8 +254,9 @@ def _clean_metadata(meta) -> None:
 def make_template(solution_nb):
     """The student template of a solution notebook (a new notebook; the input is unchanged).
 
-    Solution cells become stubs, outputs and execution counts are cleared except in check
-    cells, volatile metadata (papermill, timings) is dropped.  Cell ids are kept, which is how
+    Solution cells become stubs, every output and execution count is cleared (check cells too:
+    a template must not show ``q1: PASS`` under an unanswered question), volatile metadata
+    (papermill, timings) is dropped.  Cell ids are kept, which is how
     grading finds a student's answers again.
     """
     nb = copy.deepcopy(solution_nb)
@@ -221,9 +266,8 @@ def make_template(solution_nb):
         if cell.cell_type == "code":
             if is_solution(cell):
                 cell.source = stub_source(_source(cell))
-            if not is_check(cell):
-                cell.outputs = []
-                cell.execution_count = None
+            cell.outputs = []
+            cell.execution_count = None
         elif cell.cell_type == "markdown" and is_solution(cell):
             cell.source = MARKDOWN_STUB
     return nb
@@ -247,12 +291,16 @@ def validate_solution(nb) -> list[str]:
         if errors:
             problems.append(f"{where} raised {errors[0].get('ename')}: re-run the solution")
         if is_check(cell):
-            found = check_names(cell)
+            found, printed = check_names(cell), output_check_names(cell)
+            if len(found) != 1:
+                problems.append(f"{where} is a check cell that should call cu.check once with a literal name "
+                                f"(cu.check(\"q1\", ...)), found {len(found)} such calls")
             if cell.get("execution_count") is None:
                 problems.append(f"{where} is a check cell that was not executed: run the solution")
-            elif len(found) != 1:
-                problems.append(f"{where} is a check cell whose output should be one 'NAME: PASS' line, "
-                                f"found {len(found)}")
+            elif printed != found:
+                problems.append(f"{where} is a check cell whose output should be exactly "
+                                f"{' '.join(n + ': PASS' for n in found) or 'one NAME: PASS line'}, found "
+                                f"{len(printed)} PASS line(s): re-run the solution")
             names += found
             if is_solution(cell):
                 problems.append(f"{where} is tagged both {SOLUTION_TAG!r} and {CHECK_TAG!r}")
@@ -349,8 +397,14 @@ class Homework:
     @property
     def reference(self) -> Path:
         """The notebook grading rebuilds from: the solution, or else the template (whose
-        non-answer cells and check outputs are the same, as the drift check guarantees)."""
+        non-answer cells are the same, as the drift check guarantees).  Check names come from
+        the check cells' sources (:func:`check_names`), never from stored outputs."""
         return self.solution if self.solution.exists() else self.template
+
+    @property
+    def has_solution(self) -> bool:
+        """False in a student release (``course.py release``), which has no solutions."""
+        return self.solution.exists()
 
 
 def homework_names(folder: Path = HOMEWORK_DIR) -> list[str]:
@@ -394,7 +448,60 @@ def suspicious_code(source: str) -> list[str]:
     return [why for why, pattern in SUSPICIOUS.items() if pattern.search(source)]
 
 
+def solution_blocks(source: str) -> list[str]:
+    """The hidden parts of an answer cell's code: the blocks between ``### BEGIN SOLUTION`` and
+    ``### END SOLUTION`` (stripped), or the whole cell when it has no such lines.  These must
+    never reach a student (``course.py release`` checks it)."""
+    lines = source.splitlines()
+    begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN_SOLUTION]
+    if not begins:
+        return [source.strip()] if source.strip() else []
+    blocks = []
+    for b in begins:
+        end = next((i for i in range(b + 1, len(lines)) if lines[i].strip() in (END_SOLUTION, BEGIN_SOLUTION)),
+                   len(lines))
+        block = "\n".join(lines[b + 1:end]).strip()
+        if block:
+            blocks.append(block)
+    return blocks
+
+
+def solution_answers(home: "Homework") -> dict[str, str] | None:
+    """The solution's answer code by answer cell id (``None`` without a solution: a student release)."""
+    if not home.has_solution:
+        return None
+    nb = _read(home.solution)
+    return {c.id: _source(c) for c in nb.cells if is_solution(c) and c.cell_type == "code"}
+
+
+#: Instructor-only answer sets (alternative honest answers for the demos and tests).
+INSTRUCTOR_ANSWERS = HOMEWORK_DIR / "instructor_answers.py"
+
+
+def load_instructor_answers(path: Path = INSTRUCTOR_ANSWERS):
+    """The module of instructor-only answer sets, or ``None`` where it is absent (a student
+    release).  Loaded from its file without writing ``__pycache__`` into ``homework/``."""
+    import importlib.util
+    import sys
+
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("course_instructor_answers", path)
+    module = importlib.util.module_from_spec(spec)
+    dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = dont_write
+    return module
+
+
+#: Why a test that needs the instructor's solutions is skipped.
+NO_SOLUTIONS = ("needs the instructor's solutions and answer sets (homework/*/solution.ipynb, "
+                "homework/instructor_answers.py), which a student release leaves out")
+
+
 def expected_checks(nb) -> list[str]:
-    """Check names in notebook order, from the check cells' stored outputs."""
+    """Check names in notebook order, from the check cells' sources (see :func:`check_names`)."""
     return [n for c in nb.cells if is_check(c) for n in check_names(c)]
 

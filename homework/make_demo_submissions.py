@@ -20,32 +20,30 @@ from pathlib import Path
 import nbformat
 
 HOMEWORK = Path(__file__).resolve().parent / "hw0_face_detection"
+ANSWERS = HOMEWORK.parent / "instructor_answers.py"
 
-#: Answer code of the reference solution, by answer cell id.
-CORRECT = {
-    "q1-answer": "img = cu.load_sample(SAMPLE)\nfaces = cu.detect_faces(img)\nn_faces = len(faces)",
-    "q2-answer": "n_empty = len(cu.detect_faces(cu.load_sample(EMPTY_SAMPLE)))",
-    "q3-answer": "big = cu.largest_face(faces)",
-    "q4-answer": "crop = cu.crop_face(img, big, size=160)",
-    "q5-answer": "aligned = cu.align_face(img, big)",
-}
-#: Other honest answers, written differently.
-HONEST = {
-    "q1-answer": "img = cu.load_sample(SAMPLE)\nfaces = cu.detect_faces(img)\nn_faces = sum(1 for f in faces)",
-    "q2-answer": "empty = cu.load_sample(EMPTY_SAMPLE)\nfound = cu.detect_faces(empty)\nn_empty = len(found)",
-    "q3-answer": "big = max(faces, key=lambda f: f.width * f.height)",
-    "q4-answer": "crop = cu.crop_face(img, big.box, size=(160, 160))",
-    "q5-answer": "aligned = cu.align_face(img, big.keypoints_array())",
-}
-HONEST_NUMPY = {
-    "q1-answer": "import numpy as np\nimg = cu.load_sample(SAMPLE)\nfaces = cu.detect_faces(img)\n"
-                 "n_faces = np.int64(len(faces))\nprint('found', n_faces, 'faces')",
-    "q2-answer": "n_empty = np.array(cu.detect_faces(cu.load_sample(EMPTY_SAMPLE))).size",
-    "q3-answer": "big = sorted(faces, key=lambda f: f.area)[-1]",
-    "q4-answer": "crop = cu.crop_face(img, big, margin=0.25, size=160)",
-    "q5-answer": "aligned = cu.align_face(img, big, template='facenet', size=160)",
-}
+
+def _answer_sets() -> tuple[dict[str, str] | None, dict[str, str] | None, dict[str, str] | None]:
+    """(the solution's answers, two other honest answer sets), each ``None`` in a student release."""
+    try:
+        from course_utils import homework as hw
+    except ModuleNotFoundError:  # run as a script from a clone without `pip install -e .`
+        sys.path.insert(0, str(HOMEWORK.parents[1]))
+        from course_utils import homework as hw
+    correct = hw.solution_answers(hw.Homework(HOMEWORK))
+    extra = hw.load_instructor_answers(ANSWERS)
+    if extra is None:
+        return correct, None, None
+    return correct, extra.HW0_HONEST, extra.HW0_HONEST_NUMPY
+
+
+#: Answer code by answer cell id: the reference solution's, and two other honest ways.
+#: Instructor only: ``None`` in a student release (no solution.ipynb, no instructor_answers.py).
+CORRECT, HONEST, HONEST_NUMPY = _answer_sets()
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+#: The kinds that need the answers above.
+NEEDS_ANSWERS = ("correct", "partial")
+
 
 def _template():
     return nbformat.read(str(HOMEWORK / "template.ipynb"), as_version=4)
@@ -64,8 +62,12 @@ def _check_cells(nb):
 
 
 def submissions() -> dict[str, tuple[str, object, float]]:
-    """name -> (kind, notebook or raw text, expected score)."""
+    """name -> (kind, notebook or raw text, expected score).  Without the instructor's answers
+    (a student release) only the submissions that need none: the template, most cheating and
+    faulty ones."""
     out: dict[str, tuple[str, object, float]] = {}
+    if CORRECT is None or HONEST is None:
+        return _answer_free(out)
     out["correct_reference"] = ("correct", _with_answers(CORRECT), 1.0)
     out["correct_by_hand"] = ("correct", _with_answers(HONEST), 1.0)
     out["correct_numpy_print"] = ("correct", _with_answers(HONEST_NUMPY), 1.0)
@@ -88,10 +90,7 @@ def submissions() -> dict[str, tuple[str, object, float]]:
         **HONEST, "q4-answer": "crop = cu.crop_face(img, big)",
         "q5-answer": "aligned = cu.align_face(img, big, template='arcface')"}), 0.6)
 
-    out["template_untouched"] = ("template", _template(), 0.0)
-    out["template_stubs_deleted"] = ("template", _with_answers(
-        {k: "# YOUR CODE HERE" for k in CORRECT}), 0.0)
-
+    _answer_free(out)
     # Cheating: the reference outputs pasted into the template, without the code.
     solution = nbformat.read(str(HOMEWORK / "solution.ipynb"), as_version=4)
     nb = _template()
@@ -99,14 +98,6 @@ def submissions() -> dict[str, tuple[str, object, float]]:
         if mine.cell_type == "code":
             mine.outputs, mine.execution_count = copy.deepcopy(ref.outputs), ref.execution_count
     out["cheat_pasted_outputs"] = ("cheating", nb, 0.0)
-    nb = _with_answers({k: f"print('{k[:2]}: PASS')" for k in CORRECT})
-    for cell in _check_cells(nb):
-        name = cell.outputs[0]["text"].split(":")[0]
-        cell.source = f"print('{name}: PASS')"
-    out["cheat_edited_checks"] = ("cheating", nb, 0.0)
-    nb = _template()
-    nb.cells = [c for c in nb.cells if c not in _check_cells(nb)]
-    out["cheat_deleted_checks"] = ("cheating", nb, 0.0)
     out["cheat_hardcoded"] = ("cheating", _with_answers({
         "q1-answer": "import numpy as np\nimg = cu.load_sample(SAMPLE)\nn_faces = 4",
         "q2-answer": "n_empty = 0",
@@ -118,7 +109,6 @@ def submissions() -> dict[str, tuple[str, object, float]]:
         **{k: "pass" for k in CORRECT},
         "q1-answer": "cu.check = lambda name, *args, **kwargs: print(f'{name}: PASS')"}), 1.0)
 
-    out["faulty_exit"] = ("faulty", _with_answers({"q1-answer": "import os\nos._exit(1)"}), 0.0)
     out["faulty_kill9"] = ("faulty", _with_answers({
         **CORRECT, "q3-answer": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"}), 0.4)
     out["faulty_endless_loop"] = ("faulty", _with_answers({**CORRECT, "q2-answer": "while True:\n    pass"}), 0.8)
@@ -126,10 +116,30 @@ def submissions() -> dict[str, tuple[str, object, float]]:
         **CORRECT, "q1-answer": CORRECT["q1-answer"] + "\nfor i in range(40_000):\n    print('debug', i, '-' * 80)"}), 0.8)
     out["faulty_raises"] = ("faulty", _with_answers({
         **CORRECT, "q2-answer": "raise ValueError('no idea')", "q4-answer": "crop = img[big.box]"}), 0.6)
+    return out
+
+
+def _answer_free(out: dict) -> dict:
+    """The submissions that need no answer code (also in a student release)."""
+    out["template_untouched"] = ("template", _template(), 0.0)
+    out["template_stubs_deleted"] = ("template", _with_answers(
+        {k: "# YOUR CODE HERE" for k in _answer_ids()}), 0.0)
+    nb = _with_answers({k: f"print('{k[:2]}: PASS')" for k in _answer_ids()})
+    for cell in _check_cells(nb):
+        cell.source = f"print('{cell.id.split('-')[0]}: PASS')"
+    out["cheat_edited_checks"] = ("cheating", nb, 0.0)
+    nb = _template()
+    nb.cells = [c for c in nb.cells if c not in _check_cells(nb)]
+    out["cheat_deleted_checks"] = ("cheating", nb, 0.0)
+    out["faulty_exit"] = ("faulty", _with_answers({"q1-answer": "import os\nos._exit(1)"}), 0.0)
     out["faulty_invalid_json"] = ("faulty", '{"cells": [ {"cell_type": "code", "source": "oops"', 0.0)
     out["faulty_not_a_notebook"] = ("faulty", '{"student": "me", "answer": 42}\n', 0.0)
     out["faulty_empty_file"] = ("faulty", "", 0.0)
     return out
+
+
+def _answer_ids() -> list[str]:
+    return [c.id for c in _template().cells if "solution" in c.metadata.get("tags", [])]
 
 
 def make_submissions(folder: str | Path, only: list[str] | None = None) -> dict[str, tuple[str, float]]:

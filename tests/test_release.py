@@ -1,0 +1,106 @@
+"""The student release (issue 16): no solution code anywhere in it, and its own tests pass there."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from course_utils import homework as hw
+from course_utils import release
+from course_utils.env import REPO_ROOT
+
+HAVE_SOLUTIONS = all(hw.find_homework(n).has_solution for n in hw.homework_names())
+pytestmark = pytest.mark.skipif(not HAVE_SOLUTIONS, reason=hw.NO_SOLUTIONS)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / "face-course"
+    return release.write_release(out)
+
+
+def _answer_blocks() -> dict[str, list[str]]:
+    """Every solution block, read here from the solution notebooks (not through release.py)."""
+    blocks = {}
+    for name in hw.homework_names():
+        nb = nbformat.read(str(hw.find_homework(name).solution), as_version=4)
+        for cell in nb.cells:
+            if hw.is_solution(cell) and cell.cell_type == "code":
+                blocks[f"{name}/{cell.id}"] = hw.solution_blocks(cell.source)
+    return blocks
+
+
+def _files_with(folder, needle: str) -> list[str]:
+    found = []
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        texts = [data.decode("utf-8", "replace")]
+        if path.suffix == ".ipynb":  # notebooks store a cell's lines as separate JSON strings
+            texts += ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                      for c in json.loads(data)["cells"]]
+        if any(needle in t for t in texts):
+            found.append(str(path.relative_to(folder)))
+    return found
+
+
+def test_release_has_no_solution_code_anywhere(built):
+    blocks = _answer_blocks()
+    assert len(blocks) == 22 and all(blocks.values())  # 5 + 7 + 5 + 5 answer cells
+    found = {where: _files_with(built.out, block) for where, parts in blocks.items() for block in parts}
+    # hw3's q1 hint prints its one-line answer on purpose ("gallery = cu.enrol_folder(...)"):
+    # only that template may hold it, and the release reports it
+    assert {w: f for w, f in found.items() if f} == {
+        "hw3_face_identification/q1-answer": ["homework/hw3_face_identification/template.ipynb"]}
+    assert built.given_away == ["hw3_face_identification/q1-answer"]
+
+
+def test_release_leaves_out_solutions_answer_sets_and_instructor_tests(built):
+    out = built.out
+    assert sorted(p.name for p in (out / "homework").glob("*/*.ipynb")) == ["template.ipynb"] * 4
+    for rel in ("homework/instructor_answers.py", "tests/test_hw1_emotion.py", "tests/test_hw_lessons.py"):
+        assert rel in built.left_out and not (out / rel).exists()
+    assert "CORRECT" in (out / "homework" / "make_demo_submissions.py").read_text()  # defined, as None
+    assert json.loads((out / release.MARKER).read_text())["edition"] == "student release"
+    assert (out / "course_utils" / "grading.py").read_bytes() == (REPO_ROOT / "course_utils" / "grading.py").read_bytes()
+    for tpl in (out / "homework").glob("*/template.ipynb"):  # the templates pretend nothing
+        nb = nbformat.read(str(tpl), as_version=4)
+        assert [c.id for c in nb.cells if c.get("outputs")] == []
+        assert hw.expected_checks(nb)  # the grader reads check names from the sources
+
+
+def test_release_refuses_to_leak_or_to_overwrite(built, tmp_path):
+    planted = tmp_path / "notes"
+    planted.mkdir()
+    (planted / "cheat.md").write_text("q3: big = cu.largest_face(faces)\n")
+    leaks = release.find_leaks(planted, release.solution_blocks())
+    assert leaks == ["cheat.md: hw0_face_detection/q3-answer ('big = cu.largest_face(faces)')"]
+    with pytest.raises(release.ReleaseError, match="not empty"):
+        release.write_release(planted)
+    with pytest.raises(release.ReleaseError, match="outside the repository"):
+        release.write_release(REPO_ROOT / "build" / "release")
+    with pytest.raises(release.ReleaseError, match="already a student release"):
+        release.write_release(tmp_path / "again", root=built.out)
+
+
+@pytest.mark.slow
+def test_release_tests_pass_in_the_release(built):
+    """The unit tests of the homework machinery and the answer-free part of the grading tests
+    (the untouched template, an invalid file, two crashing kernels) run in the release itself,
+    on its own course_utils; what needs solutions skips with its reason."""
+    env = dict(os.environ, PYTHONPATH=str(built.out), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run([sys.executable, "-m", "pytest", "tests/test_homework.py", "tests/test_grading.py",
+                           "-q", "-rs", "-p", "no:cacheprovider", "-k", "not over_its_time_limit"],
+                          cwd=built.out, env=env, capture_output=True, text=True, timeout=600)
+    tail = done.stdout[-3000:]
+    assert done.returncode == 0, tail
+    assert "failed" not in tail.splitlines()[-1] and " passed" in tail.splitlines()[-1], tail
+    assert hw.NO_SOLUTIONS in tail  # skipped with the reason, not silently
+    imported = subprocess.run([sys.executable, "-c", "import course_utils; print(course_utils.__file__)"],
+                              cwd=built.out, env=env, capture_output=True, text=True).stdout
+    assert imported.startswith(str(built.out))  # the release's own library was tested
