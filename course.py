@@ -2,7 +2,10 @@
 """The course's two commands, and a few more. Needs only Python 3.10+ (standard library).
 
     python3 course.py run      # execute every lesson on CPU, write build/ (notebooks + HTML)
-    python3 course.py test     # the whole test suite: unit tests and every lesson under nbval
+    python3 course.py test     # the whole test suite: unit tests and every lesson under nbval,
+                               # then the lessons and homework grading under the other numeric
+                               # setting (oneDNN flipped, one BLAS thread); extra pytest
+                               # arguments run the first pass only
 
 Both create the virtual environment ``.venv`` on first use (about 4 minutes, ~7 GB: TensorFlow
 and PyTorch) and reuse it afterwards; it is reinstalled only when pyproject.toml or
@@ -89,8 +92,8 @@ def ensure_env() -> str:
     return str(python)
 
 
-def _run(cmd: list[str], cwd: Path | str = ROOT) -> int:
-    env = dict(os.environ)
+def _run(cmd: list[str], cwd: Path | str = ROOT, environ: dict[str, str] | None = None) -> int:
+    env = {**os.environ, **(environ or {})}
     env.setdefault("PYTHONHASHSEED", "0")
     return subprocess.call(cmd, cwd=cwd, env=env)
 
@@ -109,11 +112,12 @@ def cmd_run(args: list[str]) -> int:
     return _run([python, "-m", "course_utils.build", *args])
 
 
-def test_command(python: str, extra: list[str]) -> list[str]:
-    """The README's test command: unit tests plus every lesson notebook under nbval."""
+def test_command(python: str, extra: list[str], tests: list[str] | None = None) -> list[str]:
+    """The README's test command: unit tests (``tests``, default the tests folder) plus every
+    lesson notebook under nbval."""
     notebooks = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     workers = os.environ.get("COURSE_TEST_WORKERS", "2")
-    cmd = [python, "-m", "pytest", "tests", *notebooks,
+    cmd = [python, "-m", "pytest", *(["tests"] if tests is None else tests), *notebooks,
            "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
            "--nbval-cell-timeout", "600"]
     if workers not in ("0", "1"):
@@ -121,9 +125,43 @@ def test_command(python: str, extra: list[str]) -> list[str]:
     return cmd + extra
 
 
+#: Run a second time under the other numeric setting: what executes TensorFlow, PyTorch and
+#: NumPy code whose stored outputs or checked figures could move with the CPU's kernels.
+SECOND_PASS_TESTS = ["tests/test_hw_lessons.py", "tests/test_hw1_emotion.py"]
+
+
+def onednn_is_on(python: str, environ: dict[str, str] | None = None) -> bool:
+    """Whether TensorFlow in ``python`` uses oneDNN's custom operations under ``environ``: on
+    by default on CPUs with AVX-512 VNNI and the like, off elsewhere, or as TF_ENABLE_ONEDNN_OPTS
+    says.  False when TensorFlow cannot say."""
+    code = ("from tensorflow.python.util import _pywrap_util_port as port\n"
+            "print('oneDNN', int(port.IsMklEnabled()))")
+    env = {**os.environ, **(environ or {}), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env)
+    return "oneDNN 1" in out.stdout
+
+
+def other_numerics(python: str) -> dict[str, str]:
+    """The environment of the second pass: oneDNN flipped from what this machine does by default,
+    and one BLAS/OpenMP thread per process (other reduction orders than the first pass's)."""
+    flipped = "0" if onednn_is_on(python) else "1"
+    return {"TF_ENABLE_ONEDNN_OPTS": flipped, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1"}
+
+
 def cmd_test(args: list[str]) -> int:
+    """The whole suite, then the notebooks and homework grading again under the other numeric
+    setting (``other_numerics``).  With extra pytest arguments only the first pass runs."""
     python = ensure_env()
-    return _run(test_command(python, args))
+    first = _run(test_command(python, args))
+    if args:
+        return first
+    numerics = other_numerics(python)
+    shown = " ".join(f"{k}={v}" for k, v in numerics.items())
+    print(f"[course] second pass, the other numeric setting ({shown}): every lesson under nbval and "
+          "the homework grading tests", flush=True)
+    second = _run(test_command(python, [], tests=SECOND_PASS_TESTS), environ=numerics)
+    return first or second
 
 
 def cmd_lab(args: list[str]) -> int:

@@ -13,6 +13,7 @@ modules on first use (TensorFlow and PyTorch only when a detector is built).
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 __version__ = "0.1.0"
 
@@ -67,14 +68,24 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+def _submodules() -> set[str]:
+    """The package's modules and sub-packages (``cu.mask``, ``cu.emotion``, ...), by file name."""
+    here = Path(__file__).parent
+    return {p.stem for p in here.glob("[a-z]*.py")} | {p.name for p in here.iterdir()
+                                                        if (p / "__init__.py").is_file()}
+
+
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+    elif name in _submodules():  # cu.mask.add_masks works without `import course_utils.mask`
+        value = importlib.import_module(f".{name}", __name__)
+    else:
         raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | _submodules())

@@ -31,7 +31,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .detection import Face, central_face, detect_faces, get_detector, largest_face
-from .env import KAGGLE_INPUT
+from .env import KAGGLE_INPUT, display_path
 from .images import IMAGE_SUFFIXES, ImageError, ImageLike, load_image
 from .landmarks import ModelNotFoundError
 
@@ -238,7 +238,8 @@ def find_facenet_weights(weights: str | Path | None = None, pretrained: str = "v
     for p in candidates:
         if p.is_file():
             return p
-    how = (f"put {filename} in {candidates[0].parent} (where facenet-pytorch caches it) or {folder}, set "
+    how = (f"put {filename} in {display_path(candidates[0].parent)} (where facenet-pytorch caches it) or "
+           f"{display_path(folder)}, set "
            f"{FACENET_ENV_VAR} to its path, or attach a Kaggle dataset that holds it; or use the offline "
            "backend: cu.get_embedder('dlib')")
     if not download:
@@ -282,11 +283,17 @@ def available_backends() -> list[str]:
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distance matrix (len(a), len(b)), vectorised: |a|^2 + |b|^2 - 2ab."""
-    a = np.asarray(a, np.float32)
-    b = np.asarray(b, np.float32)
-    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-    return np.sqrt(np.maximum(d2, 0.0))
+    """Euclidean distance matrix (len(a), len(b)), in float64 from the differences themselves.
+
+    Exact where it is promised: a vector's distance to itself is 0.0 on every machine.  (The
+    shortcut |a|^2 + |b|^2 - 2ab in float32 leaves up to about 1e-3 there, and how much depends
+    on the CPU's BLAS kernels.)  Agrees with a float64 reference to 1e-12.
+    """
+    from scipy.spatial.distance import cdist
+
+    a = np.atleast_2d(np.asarray(a, np.float64))
+    b = np.atleast_2d(np.asarray(b, np.float64))
+    return cdist(a, b, "euclidean")
 
 
 @dataclass
@@ -311,6 +318,8 @@ class Gallery:
     backend: str
     sources: list[str] = field(default_factory=list)
     problems: dict[str, str] = field(default_factory=dict)
+    _sq: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _sq_of: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         arr = np.asarray(self.embeddings, np.float32)
@@ -344,13 +353,22 @@ class Gallery:
             raise ValueError("the gallery is empty: enrol at least one face first")
         if q.shape[1] != self.embeddings.shape[1]:
             raise BackendMismatchError(f"query embeddings have {q.shape[1]} dimensions, the gallery {self.embeddings.shape[1]}")
-        # |q - e|^2 = |q|^2 + |e|^2 - 2 q.e : one matrix product; |e|^2 is cached with the gallery.
-        if getattr(self, "_sq", None) is None or len(self._sq) != len(self):
-            self._sq = (self.embeddings * self.embeddings).sum(1)
-        scores = self._sq[None, :] - 2.0 * (q @ self.embeddings.T)
+        # The nearest row by |e|^2 - 2 q.e (one matrix product, float64, |e|^2 cached), then its
+        # distance from the difference itself, so that a query equal to a row is at 0.0 exactly.
+        sq = self._squared_norms()
+        scores = sq[None, :] - 2.0 * (q.astype(np.float64) @ self.embeddings.T.astype(np.float64))
         best = scores.argmin(1)
-        dist = np.sqrt(np.maximum((q * q).sum(1) + scores[np.arange(len(q)), best], 0.0))
+        dist = np.sqrt(((q.astype(np.float64) - self.embeddings[best].astype(np.float64)) ** 2).sum(1))
         return [(self.names[i] if di < threshold else UNKNOWN, float(di), self.names[i]) for i, di in zip(best, dist)]
+
+    def _squared_norms(self) -> np.ndarray:
+        """|e|^2 per row in float64, cached with the embeddings array it was computed from: a new
+        array (``add``, or assigning ``embeddings``) recomputes it.  Edit rows in place only
+        through a new array."""
+        if self._sq_of is not self.embeddings:
+            e = self.embeddings.astype(np.float64)
+            self._sq, self._sq_of = (e * e).sum(1), self.embeddings
+        return self._sq
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

@@ -1,6 +1,7 @@
 """cu.setup(): platform detection, data folder choice, quiet logs; importing has no side effects."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,13 +84,77 @@ def test_unknown_public_name_is_an_attribute_error():
 
 
 @pytest.mark.slow
-def test_setup_silences_tensorflow_start_up_lines():
-    code = "import course_utils as cu; cu.setup(verbose=False); import tensorflow as tf; tf.constant(1) + 1"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+def _run_python(code: str, **environ: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**env, **environ})
+
+
+@pytest.mark.parametrize("onednn", ["0", "1", None])
+def test_setup_silences_tensorflow_start_up_lines(onednn):
+    # oneDNN on (forced, or the default on CPUs with AVX-512 VNNI) made absl print two lines per
+    # native library whatever TF_CPP_MIN_LOG_LEVEL said (issue 15).
+    code = ("import course_utils as cu; cu.setup(verbose=False); import keras; import tensorflow as tf; "
+            "print(float(keras.layers.Dense(2)(tf.ones((1, 3)))[0, 0]) is not None)")
+    out = _run_python(code, **({} if onednn is None else {"TF_ENABLE_ONEDNN_OPTS": onednn}))
     assert out.stderr.strip() == "", out.stderr[-2000:]
+    assert out.stdout.strip() == "True"
+
+
+def test_without_setup_the_onednn_lines_do_appear():
+    # The check above can fail: without the course's import hook the lines are there.
+    out = _run_python("import tensorflow", TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    assert "oneDNN custom operations are on" in out.stderr
+
+
+def test_filtered_stderr_passes_on_what_is_not_start_up_noise():
+    code = ("import os; from course_utils.env import filtered_stderr\n"
+            "with filtered_stderr():\n"
+            "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+            "    os.write(2, b'I0000 00:00:1796134105.687317    3077 port.cc:153] oneDNN custom operations are on.\\n')\n"
+            "    os.write(2, b'E0000 00:00:1.5    12 loader.cc:9] a real problem\\n')\n"
+            "print('done')")
+    out = _run_python(code)
+    assert out.stdout == "done\n"
+    assert out.stderr == "E0000 00:00:1.5    12 loader.cc:9] a real problem\n"
+
+
+def test_submodules_resolve_on_first_access():
+    # Lessons used cu.mask.*, cu.emotion.* and cu.detection.* without importing those modules.
+    out = _run_python("import course_utils as cu; cu.mask.add_masks; cu.emotion.build_model; "
+                      "cu.detection.expand_box; print(sorted(set(dir(cu)) & {'mask', 'emotion', 'datasets'}))")
+    assert out.stdout.strip() == "['datasets', 'emotion', 'mask']"
 
 
 def test_version_report_reads_metadata_without_importing():
     versions = cenv.package_versions()
     assert versions["torch"].startswith("2.") and versions["mtcnn"] == "1.0.0"
     assert Path(cenv.REPO_ROOT, "course_utils", "env.py").exists()
+
+
+def test_printed_paths_do_not_carry_the_machine(tmp_path, monkeypatch, capsys):
+    # Stored notebook outputs printed /<checkout>/data/cache (issue 15): paths in the repository
+    # are printed relative to it, paths under home with ~.
+    assert cenv.display_path(cenv.REPO_ROOT / "data" / "cache") == "data/cache"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cenv.display_path(tmp_path / ".cache" / "torch") == "~/.cache/torch"
+    outside = Path("/proc/self")
+    assert cenv.display_path(outside) == str(outside)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(cenv.REPO_ROOT / "data" / "cache"))
+    cenv.setup()
+    assert "| data: data/cache\n" in capsys.readouterr().out
+
+
+def test_either_opencv_build_is_reported(monkeypatch):
+    import importlib.metadata as md
+
+    installed = {"opencv-python": "4.12.0.88", "tensorflow": "2.18.1"}
+
+    def version(dist):
+        if dist not in installed:
+            raise md.PackageNotFoundError(dist)
+        return installed[dist]
+
+    monkeypatch.setattr(md, "version", version)
+    got = cenv.package_versions({"cv2": "opencv-python-headless", "tensorflow": "tensorflow-cpu", "dlib": "dlib"})
+    assert got == {"cv2": "4.12.0.88", "tensorflow": "2.18.1", "dlib": "not installed"}

@@ -14,8 +14,29 @@ def test_pairwise_distances_match_brute_force():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(5, 16)), rng.normal(size=(7, 16))
     brute = np.linalg.norm(a[:, None] - b[None], axis=-1)
-    assert np.allclose(ident.pairwise_distances(a, b), brute, atol=1e-4)
-    assert np.allclose(np.diag(ident.pairwise_distances(a, a)), 0, atol=5e-3)  # float32
+    assert np.allclose(ident.pairwise_distances(a, b), brute, rtol=0, atol=1e-12)
+
+
+def test_distance_of_an_embedding_to_itself_is_exactly_zero():
+    # Unit-length float32 embeddings like FaceNet's: the |a|^2+|b|^2-2ab shortcut in float32 left
+    # up to 1e-3 on the diagonal on a CPU with other BLAS kernels (issue 15).
+    rng = np.random.default_rng(1)
+    e = rng.normal(size=(40, 512)).astype(np.float32) * 30
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    d = ident.pairwise_distances(e, e)
+    assert np.all(np.diag(d) == 0.0)
+    assert np.array_equal(d, d.T)
+    ref = np.sqrt(((e[:, None].astype(np.float64) - e[None].astype(np.float64)) ** 2).sum(-1))
+    assert np.abs(d - ref).max() < 1e-12
+    g = Gallery([f"p{i}" for i in range(len(e))], e, "facenet")
+    assert all(dist == 0.0 and name == f"p{i}" for i, (name, dist, _) in enumerate(g.search(e, 0.5)))
+
+
+def test_gallery_search_follows_reassigned_embeddings():
+    g = Gallery(["ann", "bob"], np.array([[0, 0], [1, 0]], np.float32), "dlib")
+    assert g.search(np.array([[1, 0]]), 0.5)[0][:2] == ("bob", 0.0)
+    g.embeddings = np.array([[1, 0], [5, 5]], np.float32)  # same shape: the cached norms must not be reused
+    assert g.search(np.array([[1, 0]]), 0.5)[0][:2] == ("ann", 0.0)
 
 
 def test_gallery_search_nearest_or_unknown_and_round_trip(tmp_path):
