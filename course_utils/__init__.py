@@ -23,7 +23,7 @@ _EXPORTS = {
     "setup": "env", "Environment": "env", "detect_platform": "env",
     # images and samples
     "load_image": "images", "ImageError": "images",
-    "load_sample": "samples", "sample_names": "samples", "save_sample": "samples",
+    "load_sample": "samples", "sample_names": "samples", "save_sample": "samples", "real_samples": "samples",
     # lesson 01: datasets
     "fetch": "download", "safe_extract": "download", "DownloadError": "download",
     "UnsafeArchiveError": "download", "load_registry": "download", "RegistryEntry": "download",

@@ -104,3 +104,27 @@ def save_sample(name: str, path: str | Path, quality: int = 95) -> Path:
     from .images import save_image
 
     return save_image(load_sample(name), path, quality=quality)
+
+
+# ------------------------------------------------------------------------------ real faces
+
+#: Real photos committed with their provenance (``data/real/README.md``, ``manifest.csv``).
+REAL_DIR = Path(__file__).resolve().parent.parent / "data" / "real"
+#: kind -> what it holds (the folder ``data/real/<kind>``).
+REAL_SAMPLES = {
+    "lfw_people": "LFW deep-funneled: 12 people x 5 photos (<Name>/<Name>_NNNN.jpg) + 8 people with one photo",
+    "fer2013": "FER2013 test faces, 48x48 gray: 30 per expression (<label>/*.png; disgust from train)",
+    "facemask": "mask photos, many tight face crops: with_mask/ and without_mask/, 40 each",
+    "test_images": "the lecture's starter gallery: <name>/1.jpg for five people (facenet-pytorch's data/test_images)",
+}
+
+
+def real_samples(kind: str) -> Path:
+    """The folder of real sample faces of one ``kind`` (see ``REAL_SAMPLES``), shipped in ``data/real``."""
+    if kind not in REAL_SAMPLES:
+        raise ValueError(f"no real samples called {kind!r}; choose one of: {', '.join(REAL_SAMPLES)}")
+    folder = REAL_DIR / kind
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is missing: the real sample faces ship with the repository in "
+                                "data/real; restore them with `git checkout -- data/real`")
+    return folder
