@@ -31,12 +31,17 @@ import argparse
 import concurrent.futures as cf
 import copy
 import csv
+import errno
+import hashlib
+import itertools
 import os
+import stat
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -44,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import homework as hw
-from .env import REPO_ROOT
+from . import sandbox as sbx
 
 SANITIZE_FILE = hw.HOMEWORK_DIR / "nbval_sanitize.cfg"
 DEFAULT_CELL_TIMEOUT = 120
@@ -118,20 +123,37 @@ def read_submission(path: str | Path):
 
     path = Path(path)
     try:
-        if path.stat().st_size > 50_000_000:
-            raise SubmissionError(f"{path.name} is over 50 MB: clear the outputs and submit again")
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))  # never a link's target
+        with os.fdopen(fd, "rb") as f:
+            if os.fstat(f.fileno()).st_size > 50_000_000 or not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise SubmissionError(f"{path.name} is over 50 MB or not a file: clear the outputs and submit again")
+            text = f.read().decode("utf-8")
         nb = nbformat.reads(text, as_version=4)
     except SubmissionError:
         raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SubmissionError(f"cannot read {path.name}: {exc}") from None
+    except OSError as exc:
+        why = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise SubmissionError(f"cannot read {path.name}: {why}") from None
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"cannot read {path.name}: it is not UTF-8 text ({exc.reason})") from None
     except Exception as exc:  # nbformat raises JSON and validation errors of several kinds
         raise SubmissionError(f"{path.name} is not a valid notebook ({type(exc).__name__}: "
                               f"{_clip(str(exc), 120)}); open it in Jupyter and save it again") from None
     if not isinstance(nb.get("cells"), list):
         raise SubmissionError(f"{path.name} is not a valid notebook: it has no cells")
     return nb
+
+
+def _answer_sources_checked(reference, submission) -> tuple[list[str | None], str]:
+    """:func:`_answer_sources`, with any malformed field of the submission (a cell that is not
+    an object, a ``source`` that is a number, metadata that is a list, ...) as a SubmissionError."""
+    try:
+        return _answer_sources(reference, submission)
+    except hw.NotebookError as exc:
+        raise SubmissionError(f"the notebook is damaged: {exc}") from None
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        raise SubmissionError(f"the notebook is damaged ({type(exc).__name__}: {_clip(str(exc), 100)}); "
+                              "open it in Jupyter and save it again") from None
 
 
 def _answer_sources(reference, submission) -> tuple[list[str | None], str]:
@@ -159,7 +181,7 @@ def build_graded_notebook(reference, submission):
     missing; flags list answer code that seems to tamper with the checker.
     """
     graded = copy.deepcopy(reference)
-    sources, how = _answer_sources(reference, submission)
+    sources, how = _answer_sources_checked(reference, submission)
     notes, flags = [f"answers matched by {how}"], []
     answers = iter(sources)
     for i, cell in enumerate(graded.cells):
@@ -241,7 +263,7 @@ def pytest_configure(config) -> None:  # pragma: no cover - runs inside the grad
     RunningKernel._course_patched = True
 
 
-# ------------------------------------------------------------------------------ running
+# ------------------------------------------------------------------------------ processes
 
 
 #: Environment variable that marks every process of one grading run (pytest, kernel, children).
@@ -332,50 +354,169 @@ def _reason(text: str) -> str:
     return _clip(errors[-1] if errors else (lines[-1] if lines else "failed"))
 
 
-def _subprocess_env(workdir: Path, marker: str) -> dict[str, str]:
-    env = dict(os.environ)
+#: Environment variables a grading run inherits from the grader (numeric settings that the tests
+#: vary; anything else is left out: the run gets a minimal environment of its own).
+PASS_THROUGH = ("TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "TZ", "COURSE_GRADE_TAG")
+
+
+def _subprocess_env(work: str, lib: str, marker: str) -> dict[str, str]:
+    """The whole environment of a grading run: no HOME, PATH or secrets of the grader's."""
+    env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
     env.update({
         RUN_MARKER: marker,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")])),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "LANG": "C.UTF-8",
+        "HOME": f"{work}/.home",
+        "PYTHONPATH": lib,                                   # the grader's copy of course_utils
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         "MPLBACKEND": "Agg",
         "TF_CPP_MIN_LOG_LEVEL": "3",
-        "COURSE_DATA_DIR": str(workdir / "data"),      # cu.setup() writes here, not in the repo
-        "MPLCONFIGDIR": str(workdir / ".config" / "matplotlib"),
-        "IPYTHONDIR": str(workdir / ".config" / "ipython"),
-        "JUPYTER_RUNTIME_DIR": str(workdir / ".config" / "jupyter"),
+        "COURSE_DATA_DIR": f"{work}/data",                   # cu.setup() writes here, not in the repo
+        "MPLCONFIGDIR": f"{work}/.config/matplotlib",
+        "IPYTHONDIR": f"{work}/.config/ipython",
+        "JUPYTER_RUNTIME_DIR": f"{work}/.config/jupyter",
+        "XDG_CACHE_HOME": f"{work}/.cache",
     })
     return env
 
 
+# ------------------------------------------------------------------------------ the grading kit
+
+_KIT_LOCK = threading.Lock()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _kit_sources(home: hw.Homework) -> dict[str, Path]:
+    """What a grading run may see, by its path under the run's ``lib`` folder: the course's
+    library, its sample data and models, the sanitize file.  Never a notebook of ``homework/``."""
+    root = Path(__file__).resolve().parent.parent
+    files = {f"course_utils/{p.relative_to(root / 'course_utils')}": p
+             for p in (root / "course_utils").rglob("*.py") if "__pycache__" not in p.parts}
+    files |= {str(p.relative_to(root)): p for p in (root / "data" / "samples").rglob("*") if p.is_file()}
+    files |= {str(p.relative_to(root)): p for pattern in ("*/*.keras", "*/*.json")
+              for p in (root / "models").glob(pattern) if p.is_file()}
+    files[f"homework/{SANITIZE_FILE.name}"] = SANITIZE_FILE
+    return files
+
+
+@dataclass
+class Kit:
+    """Everything the gradings of one homework need, read once (before the first submission of a
+    bulk run): the reference notebook, its check names and the files a run sees, with their
+    hashes.  Later changes to the repository (by a submission, or anyone) do not reach the
+    gradings that follow: each run gets a fresh copy of these bytes."""
+
+    home: hw.Homework
+    reference: object
+    names: list[str]
+    files: dict[str, bytes]
+    originals: dict[str, Path]
+    hashes: dict[str, str]
+    blocks: list[str]            # solution code, kept out of every feedback
+    seen: dict[str, str] = field(default_factory=dict)  # the originals' hashes when last looked at
+
+    @classmethod
+    def load(cls, home: hw.Homework) -> "Kit":
+        import nbformat
+
+        originals = _kit_sources(home) | {f"reference/{home.reference.name}": home.reference}
+        data = {name: path.read_bytes() for name, path in originals.items()}
+        reference = nbformat.reads(data[f"reference/{home.reference.name}"].decode("utf-8"), as_version=4)
+        names = hw.expected_checks(reference)
+        if not names:
+            raise ValueError(f"{home.reference} has no check cells with a literal name (cu.check(\"q1\", ...))")
+        blocks = [b for src in (hw.solution_answers(home) or {}).values() for b in hw.solution_blocks(src)]
+        data.pop(f"reference/{home.reference.name}")
+        return cls(home, reference, names, data, originals, {n: _sha(b) for n, b in data.items()} | {
+            f"reference/{home.reference.name}": _sha(home.reference.read_bytes())}, blocks)
+
+    def write_lib(self, lib: Path) -> None:
+        """A read-only copy of the kit's files in ``lib`` (the run's ``PYTHONPATH``)."""
+        for name, data in self.files.items():
+            dest = lib / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+            dest.chmod(0o444)
+        for folder in sorted((p for p in lib.rglob("*") if p.is_dir()), reverse=True):
+            folder.chmod(0o555)
+        lib.chmod(0o555)
+
+    def changed_in(self, lib: Path) -> list[str]:
+        """Files of a run's copy that differ from the kit (the run tampered with its library)."""
+        bad = []
+        for name in self.files:
+            p = lib / name
+            try:
+                same = not p.is_symlink() and _sha(p.read_bytes()) == self.hashes[name]
+            except OSError:
+                same = False
+            if not same:
+                bad.append(name)
+        extra = [str(p.relative_to(lib)) for p in lib.rglob("*.py") if str(p.relative_to(lib)) not in self.files]
+        return bad + extra
+
+    def changed_originals(self) -> list[str]:
+        """The repository's files (library, reference) that changed since the last call (or
+        since the kit was read): each change is reported once, to the grading it happened in."""
+        bad = []
+        with _KIT_LOCK:
+            for name, path in self.originals.items():
+                try:
+                    now = _sha(path.read_bytes())
+                except OSError:
+                    now = "missing"
+                if now != self.seen.setdefault(name, self.hashes[name]):
+                    bad.append(str(path))
+                    self.seen[name] = now
+        return bad
+
+
 def _copy_homework_files(home: hw.Homework, workdir: Path) -> None:
-    """Data the homework needs (every file but its notebooks and README) into ``workdir``."""
+    """Data the homework needs (every file but its notebooks, README, links) into ``workdir``."""
     for p in home.path.iterdir():
-        if p.suffix == ".ipynb" or p.name.startswith(".") or p.name in ("README.md", "__pycache__"):
+        if (p.suffix == ".ipynb" or p.name.startswith(".") or p.is_symlink()
+                or p.name in ("README.md", "__pycache__")):
             continue
         dest = workdir / p.name
         if p.is_dir():
-            shutil.copytree(p, dest)
+            shutil.copytree(p, dest, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb", ".*"))
         else:
             shutil.copy2(p, dest)
 
 
-def run_nbval(notebook: Path, *, cell_timeout: float, timeout: float,
-              sanitize: Path = SANITIZE_FILE) -> tuple[dict[int, tuple[bool, str]], str]:
-    """Execute ``notebook`` under nbval in its own folder; return per-cell results and the
-    overall error ("" if pytest ran to the end).  The process tree is killed after ``timeout``."""
-    workdir = notebook.parent
-    junit, log = workdir / ".junit.xml", workdir / ".pytest.log"
-    (workdir / "pytest.ini").write_text("[pytest]\n")  # keep the repository's config out
-    cmd = [sys.executable, "-m", "pytest", str(notebook), "--nbval", "--nbval-current-env",
-           "--nbval-sanitize-with", str(sanitize), "--nbval-cell-timeout", str(cell_timeout),
-           "-p", "no:cacheprovider", "-p", "course_utils.grading", "-c", str(workdir / "pytest.ini"),
-           "--rootdir", str(workdir), "--junitxml", str(junit), "-q", "--color=no"]
+# ------------------------------------------------------------------------------ running
+
+_RUNS = itertools.count()
+
+
+def run_nbval(notebook: Path, *, lib: Path, cell_timeout: float, timeout: float,
+              sandbox: sbx.Sandbox) -> tuple[dict[int, tuple[bool, str]], str]:
+    """Execute ``notebook`` under nbval in its folder, with ``lib`` as its library; return the
+    per-cell results and the overall error ("" if pytest ran to the end).  Everything the run
+    started is killed when it ends, or after ``timeout``."""
+    work = notebook.parent
+    junit, log = work / ".junit.xml", work / ".pytest.log"
+    (work / "pytest.ini").write_text("[pytest]\n")  # keep the repository's config out
+    inside_lib = sbx.LIB_MOUNT if sandbox.isolated else str(lib)
+    inside_work = sbx.WORK_MOUNT if sandbox.isolated else str(work)
+    cmd = [sys.executable, "-m", "pytest", notebook.name, "--nbval", "--nbval-current-env",
+           "--nbval-sanitize-with", f"{inside_lib}/homework/{SANITIZE_FILE.name}",
+           "--nbval-cell-timeout", str(cell_timeout), "-p", "no:cacheprovider", "-p", "course_utils.grading",
+           "-c", "pytest.ini", "--rootdir", ".", "--junitxml", junit.name, "-q", "--color=no"]
     marker = uuid.uuid4().hex
+    env = _subprocess_env(inside_work, inside_lib, marker)
+    preexec = None
+    if sandbox.isolated:
+        cmd = sbx.wrap(cmd, sandbox, lib=lib, work=work, slot=next(_RUNS) % 1000)
+        preexec = sbx.Limits().apply
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=workdir, env=_subprocess_env(workdir, marker), stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -384,7 +525,7 @@ def run_nbval(notebook: Path, *, cell_timeout: float, timeout: float,
             return {}, f"the notebook did not finish within {timeout:g} s and was stopped"
         finally:
             _kill_run(proc.pid, marker)  # nothing the submission started may outlive grading
-    if not junit.exists():
+    if not junit.exists() or junit.is_symlink():
         return {}, "the grader could not run the notebook: " + _clip(_tail(log, 600), 200)
     try:
         return _cell_results(junit), ""
@@ -392,52 +533,125 @@ def run_nbval(notebook: Path, *, cell_timeout: float, timeout: float,
         return {}, f"the grader could not read nbval's report ({exc})"
 
 
-def grade_submission(homework: str | Path | hw.Homework, submission: str | Path, *,
+def grade_submission(homework: str | Path | hw.Homework | Kit, submission: str | Path, *,
                      cell_timeout: float = DEFAULT_CELL_TIMEOUT,
                      notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT,
-                     student: str | None = None, keep: Path | None = None) -> GradeResult:
+                     student: str | None = None, keep: Path | None = None,
+                     sandbox: sbx.Sandbox | str = "auto") -> GradeResult:
     """Grade one submitted notebook; never raises for a bad submission (see ``result.error``).
 
     Args:
-        homework: a :class:`~course_utils.homework.Homework`, its folder or its name.
-        submission: the student's ``.ipynb`` (read only).
+        homework: a :class:`Kit` (bulk runs read it once), a
+            :class:`~course_utils.homework.Homework`, its folder or its name.
+        submission: the student's ``.ipynb`` (read only; never through a symbolic link).
         cell_timeout: seconds one cell may run.
         notebook_timeout: seconds the whole run may take (kernel start included).
         student: the name in the gradebook (default: the file name without ``.ipynb``).
         keep: copy the working folder (graded notebook, pytest log) here, for debugging.
+        sandbox: a :class:`~course_utils.sandbox.Sandbox`, or ``"auto"`` (the best this machine
+            offers, else none: then the result's notes say that it ran unsandboxed), or ``"none"``.
     """
     import nbformat
 
     started = time.perf_counter()
-    home = homework if isinstance(homework, hw.Homework) else hw.find_homework(homework)
+    kit = homework if isinstance(homework, Kit) else Kit.load(
+        homework if isinstance(homework, hw.Homework) else hw.find_homework(homework))
+    if isinstance(sandbox, str):
+        sandbox = sbx.Sandbox("none", "not asked for") if sandbox == "none" else sbx.detect(sandbox)
     submission = Path(submission)
-    reference = nbformat.read(str(home.reference), as_version=4)
-    names = hw.expected_checks(reference)
-    result = GradeResult(student=student or submission.stem, homework=home.name,
-                         checks={n: False for n in names})
+    result = GradeResult(student=student or _stem(submission.name), homework=kit.home.name,
+                         checks={n: False for n in kit.names})
+    if not sandbox.isolated:
+        result.notes.append(sandbox.describe())
     try:
         sub = read_submission(submission)
-        graded, result.notes, result.flags = build_graded_notebook(reference, sub)
+        graded, notes, result.flags = build_graded_notebook(kit.reference, sub)
+        result.notes += notes
     except SubmissionError as exc:
         result.error = str(exc)
     if not result.error:
         try:
             with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as tmp:
-                workdir = Path(tmp)
-                _copy_homework_files(home, workdir)
-                path = workdir / GRADED_NAME
+                lib, work = Path(tmp) / "lib", Path(tmp) / "work"
+                work.mkdir()
+                os.chmod(tmp, 0o755)  # the sandbox's user reaches lib/ and work/ (its own)
+                kit.write_lib(lib)
+                _copy_homework_files(kit.home, work)
+                path = work / GRADED_NAME
                 nbformat.write(graded, str(path))
-                cells, result.error = run_nbval(path, cell_timeout=cell_timeout, timeout=notebook_timeout)
+                cells, result.error = run_nbval(path, lib=lib, cell_timeout=cell_timeout,
+                                                timeout=notebook_timeout, sandbox=sandbox)
+                tampered = kit.changed_in(lib)
                 if keep is not None:
-                    shutil.copytree(workdir, keep, dirs_exist_ok=True, symlinks=True)
+                    shutil.copytree(work, keep, dirs_exist_ok=True, symlinks=True)
+                _make_removable(Path(tmp))
             _score_cells(result, graded, cells)
+            if tampered:
+                _zero(result, f"changed the grader's copy of the course library during grading "
+                              f"({', '.join(tampered[:3])})")
         except Exception as exc:  # a grader problem must not stop a bulk run
             result.error = f"the grader failed on this notebook ({type(exc).__name__}: {_clip(str(exc), 150)})"
+    changed = kit.changed_originals()
+    if changed and not sandbox.isolated:  # it could have been this notebook
+        _zero(result, f"the course's files changed while this notebook was graded ({', '.join(changed[:3])}); "
+                      "later gradings use the copy read before the first one")
+    elif changed:  # the sandbox cannot reach them: someone else changed them
+        result.notes.append(f"the course's files changed during grading, outside the sandbox "
+                            f"({', '.join(changed[:3])}); grading used the copy read before")
     for name, ok in result.checks.items():
         if not ok and name not in result.messages:
             result.messages[name] = result.error or "failed"
+    _scrub(result, kit)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _make_removable(folder: Path) -> None:
+    """Undo the read-only modes of a run's folder so that it can be deleted."""
+    for p in [folder, *folder.rglob("*")]:
+        if p.is_dir() and not p.is_symlink():
+            try:
+                p.chmod(0o755)
+            except OSError:
+                pass
+
+
+def _zero(result: GradeResult, why: str) -> None:
+    """Grade ``result`` zero for tampering, and flag it for a human."""
+    result.flags.append(why)
+    result.error = result.error or why
+    for name in result.checks:
+        result.checks[name] = False
+        result.messages[name] = why
+
+
+def _secrets() -> dict[str, str]:
+    """Paths of the grader's machine that feedback must not show, longest first."""
+    found = {str(Path.home()): "<home>", sys.prefix: "<python>", sys.base_prefix: "<python>",
+             str(Path(__file__).resolve().parent.parent): "<course>", tempfile.gettempdir(): "<tmp>"}
+    for var in ("USER", "LOGNAME"):
+        if len(os.environ.get(var, "")) > 2:
+            found[os.environ[var]] = "<user>"
+    return dict(sorted(((k, v) for k, v in found.items() if len(k) > 3), key=lambda kv: -len(kv[0])))
+
+
+def _scrub_text(text: str, kit: Kit) -> str:
+    for block in kit.blocks:
+        if block in text:
+            text = text.replace(block, "<solution code removed>")
+    for line in {ln.strip() for b in kit.blocks for ln in b.splitlines() if len(ln.strip()) >= 12}:
+        text = text.replace(line, "<solution code removed>")
+    for secret, placeholder in _secrets().items():
+        text = text.replace(secret, placeholder)
+    return text
+
+
+def _scrub(result: GradeResult, kit: Kit) -> None:
+    """Keep solution code and the grader's paths and user name out of everything a student reads."""
+    result.error = _scrub_text(result.error, kit)
+    result.messages = {k: _scrub_text(v, kit) for k, v in result.messages.items()}
+    for attr in ("answer_errors", "flags", "notes"):
+        setattr(result, attr, [_scrub_text(t, kit) for t in getattr(result, attr)])
 
 
 def _score_cells(result: GradeResult, graded, cells: dict[int, tuple[bool, str]]) -> None:
@@ -477,13 +691,32 @@ def format_report(result: GradeResult) -> str:
     if result.answer_errors:
         lines.append("Answer cells that raised an error:")
         lines += [f"  {e}" for e in result.answer_errors]
-    lines += [f"Note: {n}" for n in result.notes if "missing" in n]
+    lines += [f"Note: {n}" for n in result.notes if "missing" in n or "sandbox" in n]
     lines += [f"Flag for review: {f}" for f in result.flags]
     return "\n".join(lines)
 
 
+def atomic_write(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: a reader never
+    sees half a file, and a symbolic link planted at ``path`` is replaced, never followed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
 def write_feedback(result: GradeResult, path: Path) -> Path:
-    """A short Markdown feedback file for one student."""
+    """A short Markdown feedback file for one student (written atomically)."""
     rows = "\n".join(f"| {n} | {'PASS' if ok else 'FAIL'} | {'' if ok else result.messages.get(n, '').replace('|', '/')} |"
                      for n, ok in result.checks.items())
     parts = [f"# {result.homework}: feedback for {result.student}", "",
@@ -495,9 +728,7 @@ def write_feedback(result: GradeResult, path: Path) -> Path:
         parts += ["Answer cells that raised an error:", ""] + [f"- {e}" for e in result.answer_errors] + [""]
     parts += [f"Check yourself before you resubmit: `python3 course.py grade {result.homework} "
               f"{result.student}.ipynb`", ""]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(parts), encoding="utf-8")
-    return path
+    return atomic_write(path, "\n".join(parts))
 
 
 def gradebook_columns(results: list[GradeResult]) -> list[str]:
@@ -507,70 +738,191 @@ def gradebook_columns(results: list[GradeResult]) -> list[str]:
     return ["student", "homework", *checks, "passed", "total", "score", "seconds", "error", "flags"]
 
 
+#: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def csv_cell(value) -> str:
+    """``value`` for a CSV cell that no spreadsheet runs: text starting like a formula is
+    prefixed with ``'`` (OWASP's advice); numbers are left alone."""
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def write_gradebook(results: list[GradeResult], path: Path) -> Path:
-    """The gradebook CSV: one row per submission, 1/0 per check."""
+    """The gradebook CSV: one row per submission, 1/0 per check (written atomically)."""
+    import io
+
     cols = gradebook_columns(results)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(cols)
-        for r in sorted(results, key=lambda r: r.student):
-            row = {"student": r.student, "homework": r.homework, "passed": r.passed, "total": r.total,
-                   "score": f"{r.score:.2f}", "seconds": f"{r.seconds:.1f}", "error": _clip(r.summary(), 200),
-                   "flags": "; ".join(r.flags)}
-            row.update({n: int(ok) for n, ok in r.checks.items()})
-            writer.writerow([row.get(c, "") for c in cols])
-    return path
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(cols)
+    for r in sorted(results, key=lambda r: r.student):
+        row = {"student": r.student, "homework": r.homework, "passed": r.passed, "total": r.total,
+               "score": f"{r.score:.2f}", "seconds": f"{r.seconds:.1f}", "error": _clip(r.summary(), 200),
+               "flags": "; ".join(r.flags)}
+        row.update({n: int(ok) for n, ok in r.checks.items()})
+        writer.writerow([csv_cell(row.get(c, "")) for c in cols])
+    return atomic_write(path, buf.getvalue())
 
 
-def grade_folder(homework: str | Path, folder: str | Path, *, workers: int = 2,
+# ------------------------------------------------------------------------------ bulk grading
+
+
+def _stem(name: str) -> str:
+    """A submission's student name: the file name without its ``.ipynb`` (any case)."""
+    return name[:-len(".ipynb")] if name.lower().endswith(".ipynb") else name
+
+
+_COPY_MARKS = re.compile(r"(\s*\(\d+\)|[\s_-]*copy(\s*\d+)?|[\s_-]+v?\d+|[\s_-]+final)+$", re.IGNORECASE)
+
+
+def student_key(name: str) -> str:
+    """What two file names of the same student share: ``jdoe``, ``JDoe (1)``, ``jdoe-copy``,
+    ``jdoe_v2`` and ``Copy of jdoe`` all give ``jdoe``."""
+    key = re.sub(r"^copy of\s+", "", name.strip(), flags=re.IGNORECASE)
+    return _COPY_MARKS.sub("", key).lower() or name.lower()
+
+
+class BulkResults(list):
+    """The results of a bulk run (sorted by student), with what the run did not grade."""
+
+    skipped: list[str]
+    duplicates: list[list[str]]
+    sandbox: sbx.Sandbox
+
+
+def find_submissions(folder: Path) -> tuple[list[Path], list[str]]:
+    """The notebooks to grade in ``folder`` (``*.ipynb`` in any case, regular files only) and a
+    line for each entry that is not graded, saying why."""
+    paths, skipped = [], []
+    for entry in sorted(folder.iterdir()):
+        name, is_nb = entry.name, entry.name.lower().endswith(".ipynb")
+        if entry.is_symlink():
+            skipped.append(f"{name}: a symbolic link, not followed (copy the file itself into the folder)")
+        elif entry.is_dir():
+            inside = sum(1 for p in entry.rglob("*") if p.name.lower().endswith(".ipynb"))
+            what = "a folder named like a notebook" if is_nb else "a folder"
+            skipped.append(f"{name}/: {what}, not searched ({inside} notebook(s) inside; grade it on its own "
+                           "or move them up)")
+        elif not entry.is_file():
+            skipped.append(f"{name}: not a regular file")
+        elif is_nb:
+            paths.append(entry)
+        else:
+            skipped.append(f"{name}: not a .ipynb file")
+    return paths, skipped
+
+
+def _duplicates(names: list[str]) -> list[list[str]]:
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(student_key(n), []).append(n)
+    return [sorted(g) for g in groups.values() if len(g) > 1]
+
+
+def grade_folder(homework: str | Path | hw.Homework, folder: str | Path, *, workers: int = 2,
                  out: str | Path = "gradebook.csv", feedback_dir: str | Path | None = None,
                  cell_timeout: float = DEFAULT_CELL_TIMEOUT,
                  notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT,
-                 verbose: bool = True) -> list[GradeResult]:
-    """Grade every ``*.ipynb`` in ``folder`` with ``workers`` notebooks at a time; write the
+                 sandbox: str = "auto", allow_unsandboxed: bool = False,
+                 verbose: bool = True) -> BulkResults:
+    """Grade every notebook in ``folder`` with ``workers`` notebooks at a time; write the
     gradebook CSV at ``out`` and one feedback file per student in ``feedback_dir`` (default:
-    ``feedback/`` beside the gradebook).  Returns the results sorted by student."""
+    ``feedback/`` beside the gradebook), and ``report.txt`` beside the gradebook (what was not
+    graded, likely duplicate students).  Returns the results sorted by student.
+
+    Each submission runs in a sandbox (:mod:`course_utils.sandbox`); without one this refuses
+    to grade unless ``allow_unsandboxed``.  One submission never costs another: whatever
+    happens while grading it becomes its own grade, with the reason.
+
+    Raises:
+        ValueError: bad arguments, no notebooks, the reference cannot be read.
+        RuntimeError: no sandbox here and ``allow_unsandboxed`` is false.
+    """
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     home = homework if isinstance(homework, hw.Homework) else hw.find_homework(homework)
     folder, out = Path(folder), Path(out)
     feedback_dir = Path(feedback_dir) if feedback_dir else out.parent / "feedback"
-    paths = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+    box = sbx.Sandbox("none", "--unsandboxed was given") if sandbox == "none" else sbx.detect(sandbox)
+    if not box.isolated and not allow_unsandboxed:
+        raise RuntimeError(f"no sandbox to grade in: {box.why}. Bulk grading runs students' code; "
+                           "pass --unsandboxed to run it as you, with your files and network")
+    paths, skipped = find_submissions(folder)
     if not paths:
-        raise ValueError(f"no .ipynb files in {folder}")
-    started, results = time.perf_counter(), []
+        raise ValueError(f"no .ipynb files in {folder}" + "".join(f"\n  skipped {s}" for s in skipped))
+    kit = Kit.load(home)  # once: a submission that changes the repository cannot change later gradings
+    results = BulkResults()
+    results.skipped, results.sandbox = skipped, box
+    results.duplicates = _duplicates([_stem(p.name) for p in paths])
+    if verbose:
+        print(f"grading {len(paths)} notebook(s) of {home.name}, {box.describe()}", flush=True)
+        for line in skipped:
+            print(f"  not graded: {line}", flush=True)
+    started = time.perf_counter()
+
+    def one(path: Path) -> GradeResult:
+        try:
+            return grade_submission(kit, path, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
+                                    sandbox=box)
+        except BaseException as exc:  # noqa: BLE001 - whatever happens is this submission's grade
+            r = GradeResult(_stem(path.name), home.name, {n: False for n in kit.names})
+            r.error = f"the grader failed on this notebook ({type(exc).__name__}: {_clip(str(exc), 150)})"
+            r.messages = {n: r.error for n in r.checks}
+            _scrub(r, kit)
+            return r
+
     # Each task waits on its own pytest process, so threads are enough to run them in parallel.
     with cf.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(grade_submission, home, p, cell_timeout=cell_timeout,
-                               notebook_timeout=notebook_timeout): p for p in paths}
+        futures = [pool.submit(one, p) for p in paths]
         for i, fut in enumerate(cf.as_completed(futures), 1):
             r = fut.result()
             results.append(r)
-            write_feedback(r, feedback_dir / f"{r.student}.md")
+            try:
+                write_feedback(r, feedback_dir / f"{r.student}.md")
+            except OSError as exc:
+                r.flags.append(f"feedback not written ({exc})")
             if verbose:
                 print(f"[{i:3d}/{len(paths)}] {r.student:<24} {r.passed}/{r.total}  {r.seconds:5.1f} s  "
                       f"{_clip(r.summary(), 70)}", flush=True)
     total = time.perf_counter() - started
+    for group in results.duplicates:
+        for r in results:
+            if r.student in group:
+                r.flags.append("maybe the same student as " + ", ".join(n for n in group if n != r.student))
     results.sort(key=lambda r: r.student)
     write_gradebook(results, out)
+    report = [f"{home.name}: {len(results)} graded, {box.describe()}",
+              f"{total:.1f} s with {workers} worker(s), {total / len(results):.1f} s per submission", ""]
+    report += ["Not graded:"] + [f"  {s}" for s in skipped] + [""] if skipped else []
+    report += ["Likely the same student (review by hand):"] + [f"  {', '.join(g)}" for g in results.duplicates] \
+        if results.duplicates else []
+    atomic_write(out.parent / "report.txt", "\n".join(report) + "\n")
     if verbose:
         mean = sum(r.seconds for r in results) / len(results)
         print(f"graded {len(results)} submissions with {workers} worker(s) in {total:.1f} s "
               f"({total / len(results):.1f} s per submission; {mean:.1f} s each on average)\n"
-              f"gradebook: {out}\nfeedback:  {feedback_dir}/")
+              + "".join(f"likely the same student: {', '.join(g)}\n" for g in results.duplicates)
+              + f"gradebook: {out}\nfeedback:  {feedback_dir}/\nreport:    {out.parent / 'report.txt'}")
     return results
 
 
 # ------------------------------------------------------------------------------ command line
 
 USAGE = """\
-python3 course.py grade HOMEWORK SUBMISSION.ipynb [--cell-timeout S] [--timeout S] [--keep DIR]
+python3 course.py grade HOMEWORK SUBMISSION.ipynb [--cell-timeout S] [--timeout S] [--keep DIR] [--sandbox KIND]
 python3 course.py grade bulk HOMEWORK FOLDER [--workers N] [--out gradebook.csv] [--feedback DIR]
+                                             [--sandbox KIND] [--unsandboxed]
 python3 course.py grade make-template HOMEWORK
 python3 course.py grade check-drift [HOMEWORK ...]
 
-HOMEWORK is a name from homework/ (e.g. hw0_face_detection, or hw0) or a folder."""
+HOMEWORK is a name from homework/ (e.g. hw0_face_detection, or hw0) or a folder.
+KIND: auto (bubblewrap, else unshare; needs root on Linux), bwrap, unshare or none.  Bulk grading
+refuses to run without a sandbox unless --unsandboxed is given; one notebook (a student's
+self-check) runs without one where there is none, and says so."""
 
 
 def _user_path(text: str) -> Path:
@@ -592,6 +944,8 @@ def _homework(text: str) -> hw.Homework:
 def _timeouts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT, help="seconds per cell")
     p.add_argument("--timeout", type=float, default=DEFAULT_NOTEBOOK_TIMEOUT, help="seconds per notebook")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "unshare", "none"), default="auto",
+                   help="how to isolate each notebook (default: the best this machine offers)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -613,7 +967,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"not found: {a.submission}", file=sys.stderr)
                 return 2
             r = grade_submission(_homework(a.homework), a.submission, cell_timeout=a.cell_timeout,
-                                 notebook_timeout=a.timeout, keep=a.keep)
+                                 notebook_timeout=a.timeout, keep=a.keep, sandbox=a.sandbox)
             print(format_report(r))
             return 0 if r.total and r.passed == r.total else 1
         if command == "bulk":
@@ -622,10 +976,13 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--workers", type=int, default=2)
             p.add_argument("--out", type=_user_path, default="gradebook.csv")
             p.add_argument("--feedback", type=_user_path, default=None, help="default: feedback/ beside --out")
+            p.add_argument("--unsandboxed", action="store_true",
+                           help="grade without a sandbox where there is none (students' code runs as you)")
             _timeouts(p)
             a = p.parse_args(rest)
             grade_folder(_homework(a.homework), a.folder, workers=a.workers, out=a.out, feedback_dir=a.feedback,
-                         cell_timeout=a.cell_timeout, notebook_timeout=a.timeout)
+                         cell_timeout=a.cell_timeout, notebook_timeout=a.timeout, sandbox=a.sandbox,
+                         allow_unsandboxed=a.unsandboxed)
             return 0
         if command == "make-template":
             p.add_argument("homework")
@@ -645,7 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
             bad += bool(problems)
             print(f"{home.name}: " + ("template up to date" if not problems else "DRIFT\n  " + "\n  ".join(problems)))
         return 1 if bad else 0
-    except ValueError as exc:  # unknown homework, empty folder, invalid solution
+    except (ValueError, RuntimeError) as exc:  # unknown homework, empty folder, invalid solution, no sandbox
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

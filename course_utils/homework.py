@@ -154,7 +154,10 @@ def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hi
 
 
 def cell_tags(cell) -> list[str]:
-    return list(cell.get("metadata", {}).get("tags", []))
+    """A cell's tags; none where its metadata or tags are malformed (a damaged notebook)."""
+    meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+    tags = meta.get("tags", []) if isinstance(meta, dict) else []
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
 
 
 def is_solution(cell) -> bool:

@@ -1,0 +1,213 @@
+"""One submission never costs another (issue 16): damaged notebooks, the folder's odd entries,
+likely duplicates, atomic files that never follow links, CSV cells no spreadsheet runs, feedback
+without solution code or the grader's paths, the course's files checked after each grading.
+No kernel runs here: what a run does is replaced by a stand-in where needed."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import grading
+from course_utils import homework as hw
+
+HW0 = hw.find_homework("hw0_face_detection")
+UNSANDBOXED = "none"
+#: The index of the first answer cell (q1-answer) in the template.
+Q1 = [c["id"] for c in json.loads(HW0.template.read_text())["cells"]].index("q1-answer")
+
+
+def _template():
+    return nbformat.read(str(HW0.template), as_version=4)
+
+
+def _write(path: Path, nb) -> Path:
+    if isinstance(nb, str):
+        path.write_text(nb)
+    else:
+        path.write_text(json.dumps(nb))
+    return path
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda nb: nb["cells"][Q1].__setitem__("source", 42), "source that is not text (int)"),
+    (lambda nb: nb["cells"][Q1].__setitem__("source", ["a", 7]), "source that is not text (list)"),
+    (lambda nb: nb["cells"].__setitem__(Q1, "just a string"), "damaged"),
+    (lambda nb: nb["cells"][Q1].__setitem__("id", ["not", "hashable"]), "damaged"),
+    (lambda nb: nb["cells"][Q1].__setitem__("metadata", [1, 2]), "damaged"),
+    (lambda nb: nb.__setitem__("cells", {"0": 1}), "has no cells"),
+])
+def test_a_damaged_notebook_is_graded_zero_with_a_reason_and_no_kernel(tmp_path, damage, reason):
+    nb = json.loads(HW0.template.read_text())
+    damage(nb)
+    sub = _write(tmp_path / "jdoe.ipynb", nb)
+    r = grading.grade_submission(HW0, sub, sandbox=UNSANDBOXED)
+    assert (r.passed, r.total, r.seconds < 10) == (0, 5, True)
+    assert reason in r.error or "not a valid notebook" in r.error, r.error
+    assert all(m == r.error for m in r.messages.values())
+
+
+def test_a_symlinked_submission_is_never_read(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    link = tmp_path / "jdoe.ipynb"
+    link.symlink_to(secret)
+    with pytest.raises(grading.SubmissionError, match="symbolic link"):
+        grading.read_submission(link)
+    r = grading.grade_submission(HW0, link, sandbox=UNSANDBOXED)
+    assert "TOP-SECRET" not in grading.format_report(r) and "symbolic link" in r.error
+
+
+def test_the_folder_reports_every_entry_it_does_not_grade(tmp_path):
+    for name in ("alice.ipynb", "BOB.IPYNB", "notes.txt"):
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "x.ipynb").mkdir()
+    (tmp_path / "late").mkdir()
+    (tmp_path / "late" / "carol.ipynb").write_text("{}")
+    (tmp_path / "late" / "deeper").mkdir()
+    (tmp_path / "late" / "deeper" / "dan.ipynb").write_text("{}")
+    (tmp_path / "eve.ipynb").symlink_to("/etc/passwd")
+    paths, skipped = grading.find_submissions(tmp_path)
+    assert [p.name for p in paths] == ["BOB.IPYNB", "alice.ipynb"]
+    assert skipped == [
+        "eve.ipynb: a symbolic link, not followed (copy the file itself into the folder)",
+        "late/: a folder, not searched (2 notebook(s) inside; grade it on its own or move them up)",
+        "notes.txt: not a .ipynb file",
+        "x.ipynb/: a folder named like a notebook, not searched (0 notebook(s) inside; grade it on its own or "
+        "move them up)"]
+    assert grading._stem("BOB.IPYNB") == "BOB"
+
+
+def test_likely_duplicate_students_are_grouped():
+    names = ["jdoe", "jdoe (1)", "Copy of jdoe", "JDoe-copy", "jdoe_v2", "jdoe final", "jdoet", "ann", "ann lee"]
+    assert grading._duplicates(names) == [sorted(["jdoe", "jdoe (1)", "Copy of jdoe", "JDoe-copy", "jdoe_v2",
+                                                  "jdoe final"])]
+    assert grading.student_key("jdoe (1)") == grading.student_key("jdoe") == "jdoe"
+
+
+def test_csv_cells_never_start_a_formula(tmp_path):
+    r = grading.GradeResult("=HYPERLINK(\"http://evil\",\"x\")", "hw0", {"q1": True}, error="+cmd|' /C calc'!A0")
+    r2 = grading.GradeResult("@SUM(1)", "hw0", {"q1": False}, flags=["-2+3"])
+    r3 = grading.GradeResult("\tjdoe", "hw0", {"q1": False}, error="\rx")
+    path = grading.write_gradebook([r, r2, r3], tmp_path / "g.csv")
+    rows = list(csv.DictReader(path.open(newline="")))
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), row
+    assert {row["student"] for row in rows} == {"'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(1)", "'\tjdoe"}
+    assert grading.csv_cell(-1) == "-1" and grading.csv_cell("a=b") == "a=b"
+
+
+def test_files_are_written_atomically_and_never_through_a_link(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    feedback = tmp_path / "feedback"
+    feedback.mkdir()
+    (feedback / "jdoe.md").symlink_to(victim)  # planted by a submission
+    r = grading.GradeResult("jdoe", "hw0", {"q1": True})
+    grading.write_feedback(r, feedback / "jdoe.md")
+    assert victim.read_text() == "precious"
+    assert not (feedback / "jdoe.md").is_symlink() and "feedback for jdoe" in (feedback / "jdoe.md").read_text()
+    (tmp_path / "g.csv").symlink_to(victim)
+    grading.write_gradebook([r], tmp_path / "g.csv")
+    assert victim.read_text() == "precious" and not (tmp_path / "g.csv").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feedback", "g.csv", "victim.txt"]  # no temp files left
+
+
+def test_feedback_never_shows_solution_code_or_the_graders_paths(tmp_path):
+    kit = grading.Kit.load(HW0)
+    if not kit.blocks:
+        pytest.skip(hw.NO_SOLUTIONS)
+    r = grading.GradeResult("jdoe", "hw0", {"q1": False})
+    r.messages["q1"] = f"ValueError: {kit.blocks[2]} in {Path.home()}/secret and {sys.prefix}/lib"
+    r.error = f"PermissionError: {grading.Path(grading.__file__).resolve().parent}/homework.py"
+    grading._scrub(r, kit)
+    text = grading.write_feedback(r, tmp_path / "jdoe.md").read_text()
+    assert kit.blocks[2] not in text and "<solution code removed>" in text
+    for secret in (str(Path.home()), sys.prefix, str(grading.Path(grading.__file__).resolve().parent.parent)):
+        assert secret not in text
+    assert "<home>/secret" in text and "<course>/course_utils/homework.py" in text
+
+
+@pytest.fixture
+def private_homework(tmp_path):
+    """A copy of hw0 whose reference a stand-in run can damage."""
+    home = tmp_path / "hw0_face_detection"
+    home.mkdir()
+    shutil.copy(HW0.reference, home / HW0.reference.name)
+    shutil.copy(HW0.template, home / "template.ipynb")
+    return hw.Homework(home)
+
+
+def test_a_grading_that_damages_the_reference_costs_only_itself(private_homework, tmp_path, monkeypatch):
+    kit = grading.Kit.load(private_homework)
+    calls = []
+
+    def fake_run(notebook, *, lib, cell_timeout, timeout, sandbox):
+        calls.append(notebook)
+        if len(calls) == 1:  # the first "submission" writes '{' into the reference, unsandboxed
+            private_homework.reference.write_text("{")
+        return {}, ""
+
+    monkeypatch.setattr(grading, "run_nbval", fake_run)
+    sub = _write(tmp_path / "a.ipynb", _template())
+    first = grading.grade_submission(kit, sub, sandbox=UNSANDBOXED)
+    second = grading.grade_submission(kit, sub, student="b", sandbox=UNSANDBOXED)
+    assert first.score == 0 and "the course's files changed while this notebook was graded" in first.flags[0]
+    assert second.flags == [] and "changed" not in second.error and second.total == 5  # graded from memory
+
+
+def test_a_grading_that_changes_its_library_copy_is_zeroed(private_homework, tmp_path, monkeypatch):
+    kit = grading.Kit.load(private_homework)
+
+    def fake_run(notebook, *, lib, cell_timeout, timeout, sandbox):
+        target = lib / "course_utils" / "homework.py"
+        os.chmod(target.parent, 0o755)
+        os.chmod(target, 0o644)
+        target.write_text(target.read_text() + "\ncheck = lambda *a, **k: print(a[0] + ': PASS')\n")
+        return {i: (True, "") for i in range(40)}, ""
+
+    monkeypatch.setattr(grading, "run_nbval", fake_run)
+    r = grading.grade_submission(kit, _write(tmp_path / "a.ipynb", _template()), sandbox=UNSANDBOXED)
+    assert r.score == 0 and "changed the grader's copy of the course library" in r.flags[-1]
+    assert "course_utils/homework.py" in r.error
+
+
+def test_a_grader_failure_on_one_submission_is_its_grade_and_the_gradebook_is_complete(tmp_path, monkeypatch):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("alice", "bob", "carol"):
+        _write(subs / f"{name}.ipynb", _template())
+
+    def flaky(homework, submission, **kwargs):
+        if "bob" in str(submission):
+            raise MemoryError("the grader ran out of memory")
+        return grading.GradeResult(grading._stem(Path(submission).name), "hw0_face_detection",
+                                   {n: True for n in homework.names})
+
+    monkeypatch.setattr(grading, "grade_submission", flaky)
+    out = tmp_path / "grades" / "gradebook.csv"
+    results = grading.grade_folder(HW0, subs, out=out, sandbox="none", allow_unsandboxed=True, verbose=False)
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert sorted(rows) == ["alice", "bob", "carol"]
+    assert rows["bob"]["score"] == "0.00" and "MemoryError" in rows["bob"]["error"]
+    assert rows["alice"]["score"] == "1.00" and (out.parent / "feedback" / "bob.md").exists()
+    assert "3 graded" in (out.parent / "report.txt").read_text() and len(results) == 3
+
+
+def test_bulk_grading_refuses_to_run_unsandboxed_unless_asked(tmp_path, monkeypatch, capsys):
+    from course_utils import sandbox as sbx
+
+    monkeypatch.setattr(sbx, "detect", lambda prefer="auto": sbx.Sandbox("none", "bwrap is not installed"))
+    _write(tmp_path / "a.ipynb", _template())
+    with pytest.raises(RuntimeError, match="no sandbox to grade in: bwrap is not installed.*--unsandboxed"):
+        grading.grade_folder(HW0, tmp_path, out=tmp_path / "g.csv", verbose=False)
+    assert grading.main(["bulk", "hw0", str(tmp_path), "--out", str(tmp_path / "g.csv")]) == 2
+    assert "--unsandboxed" in capsys.readouterr().err
+    assert not (tmp_path / "g.csv").exists()

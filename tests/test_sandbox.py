@@ -1,0 +1,141 @@
+"""The grading sandbox (issue 16): what a sandboxed program can and cannot do, for each back-end
+this machine offers (bubblewrap, unshare).  Each test runs a small Python program in the sandbox,
+as grading runs pytest there; none starts a kernel."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from course_utils import sandbox as sbx
+from course_utils.env import REPO_ROOT
+
+KINDS = [k for k in ("bwrap", "unshare") if sbx.detect(k).isolated]
+pytestmark = pytest.mark.skipif(not KINDS, reason=f"no sandbox on this machine: {sbx.detect().why}")
+
+
+def _run(kind: str, code: str, tmp_path: Path, timeout: float = 60, limits: sbx.Limits = sbx.Limits(),
+         env: dict | None = None) -> subprocess.CompletedProcess:
+    lib, work = tmp_path / "lib", tmp_path / "work"
+    for folder in (lib, work):
+        folder.mkdir(exist_ok=True)
+    (lib / "from_the_kit.txt").write_text("read-only")
+    os.chmod(tmp_path, 0o755)
+    cmd = sbx.wrap([sys.executable, "-I", "-c", code], sbx.Sandbox(kind), lib=lib, work=work)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=limits.apply,
+                          env={"PATH": "/usr/bin:/bin", **(env or {})})
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    return request.param
+
+
+def test_the_sandbox_sees_only_what_grading_needs(kind, tmp_path):
+    code = ("import os, json\n"
+            "print(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'repo': os.path.exists(%r),\n"
+            "  'home': os.listdir('/home'), 'root': os.path.exists('/root/.bashrc'),\n"
+            "  'shadow': os.path.exists('/etc/shadow'), 'cwd': os.getcwd(), 'kit': open('/grade/lib/from_the_kit.txt').read(),\n"
+            "  'procs': sorted(int(p) for p in os.listdir('/proc') if p.isdigit())}))"
+            % str(REPO_ROOT / "course_utils"))
+    done = _run(kind, code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    seen = __import__("json").loads(done.stdout)
+    assert seen["pid"] < 10 and max(seen["procs"]) < 10  # its own PID namespace: no grader, no classmate
+    assert seen["uid"] >= sbx.FIRST_UID
+    assert (seen["repo"], seen["home"], seen["root"], seen["shadow"]) == (False, [], False, False)
+    assert (seen["cwd"], seen["kit"]) == (sbx.WORK_MOUNT, "read-only")
+
+
+def test_the_library_copy_is_read_only_and_the_work_folder_is_writable(kind, tmp_path):
+    code = ("import os\n"
+            "open('/grade/work/out.txt', 'w').write('ok')\n"
+            "for path in ('/grade/lib/from_the_kit.txt', '/grade/lib/new.py', '/usr/evil', '/etc/evil'):\n"
+            "    try:\n        open(path, 'a').write('x'); print('WROTE', path)\n"
+            "    except OSError as e:\n        print('refused', e.errno)\n")
+    done = _run(kind, code, tmp_path)
+    assert "WROTE" not in done.stdout and done.stdout.count("refused") == 4, done.stdout + done.stderr
+    assert (tmp_path / "work" / "out.txt").read_text() == "ok"
+    assert (tmp_path / "lib" / "from_the_kit.txt").read_text() == "read-only"
+
+
+def test_no_network_not_even_the_graders_loopback(kind, tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    code = ("import socket\n"
+            "for addr in (('127.0.0.1', %d), ('1.1.1.1', 53)):\n"
+            "    try:\n        socket.create_connection(addr, timeout=2); print('CONNECTED', addr)\n"
+            "    except OSError as e:\n        print('refused')\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); print('loopback ok')\n" % port)
+    done = _run(kind, code, tmp_path)
+    server.close()
+    assert done.stdout.split("\n")[:3] == ["refused", "refused", "loopback ok"], done.stdout + done.stderr
+    assert accepted == []
+
+
+def test_limits_stop_memory_file_size_and_process_floods(kind, tmp_path):
+    limits = sbx.Limits(memory_bytes=1 << 30, processes=64, file_bytes=16 << 20)
+    code = ("import os\n"
+            "try:\n    b = bytearray(2 << 30); print('ALLOCATED')\nexcept MemoryError:\n    print('memory refused')\n"
+            "try:\n    open('/grade/work/big', 'wb').write(b'x' * (32 << 20)); print('WROTE BIG')\n"
+            "except OSError:\n    print('file refused')\n"
+            "pids = []\n"
+            "try:\n    for i in range(200):\n        pid = os.fork()\n"
+            "        if pid == 0:\n            import time; time.sleep(30); os._exit(0)\n"
+            "        pids.append(pid)\n    print('FORKED 200')\n"
+            "except OSError:\n    print('fork refused after', len(pids))\n")
+    done = _run(kind, code, tmp_path, limits=limits)
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["memory refused", "file refused"], done.stdout + done.stderr
+    assert lines[2].startswith("fork refused after") and int(lines[2].split()[-1]) < 64
+    assert (tmp_path / "work" / "big").stat().st_size <= 16 << 20
+
+
+def test_nothing_outlives_the_sandbox(kind, tmp_path):
+    tag = uuid.uuid4().hex
+    code = ("import os, subprocess\n"
+            "subprocess.Popen(['sleep', '300'], start_new_session=True, env={'TAG': %r})\n"
+            "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            "        os.execve('/bin/sleep', ['sleep', '301'], {'TAG': %r})\n    os._exit(0)\n"
+            "print('left them running')\n" % (tag, tag))
+    started = time.monotonic()
+    done = _run(kind, code, tmp_path)
+    assert done.stdout.strip() == "left them running", done.stderr
+    assert time.monotonic() - started < 30  # the sandbox did not wait for the sleepers: it killed them
+
+    def tagged():
+        found = []
+        for p in psutil.process_iter():
+            try:
+                if p.environ().get("TAG") == tag:
+                    found.append(p.pid)
+            except psutil.Error:
+                pass
+        return found
+
+    deadline = time.monotonic() + 5
+    while tagged() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert tagged() == []
+
+
+def test_detect_says_why_there_is_no_sandbox(monkeypatch):
+    monkeypatch.setattr(sbx, "_DETECTED", {})
+    monkeypatch.setattr(sbx.shutil, "which", lambda name: None)
+    box = sbx.detect()
+    assert not box.isolated
+    assert "bwrap is not installed" in box.why and "unshare is not installed" in box.why
+    assert "apt-get install bubblewrap" in box.why
+    assert box.describe().startswith("NOT sandboxed")
