@@ -45,11 +45,13 @@ def load_fer_arrays(df, size: int = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray]
     return x, df["emotion"].to_numpy(dtype=np.int64)
 
 
-def load_fer_splits(root: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_fer_splits(root: str | Path, per_class: int | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """FER2013 from either Kaggle format as ``{"train": (x, y), "test": (x, y)}`` (uint8 48x48, int64).
 
     A folder holding ``fer2013.csv``/``icml_face_data.csv`` is read from the CSV (``Training`` rows
     are train, ``PublicTest`` + ``PrivateTest`` are test); otherwise the ``train|test/<label>/`` images.
+    ``per_class`` keeps at most that many faces per label in each split (:func:`load_fer_subset`;
+    image folders then read only those files).
     """
     from . import datasets
 
@@ -59,9 +61,44 @@ def load_fer_splits(root: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]
         x, meta = datasets.load_fer2013_csv(csv)
         y = meta["emotion"].to_numpy(dtype=np.int64)
         train = (meta["usage"] == "Training").to_numpy()
-        return {"train": (x[train], y[train]), "test": (x[~train], y[~train])}
+        return {"train": load_fer_subset(x[train], y[train], per_class),
+                "test": load_fer_subset(x[~train], y[~train], per_class)}
     df = datasets.load_fer2013_folders(root)
-    return {split: load_fer_arrays(df[df.split == split].reset_index(drop=True)) for split in ("train", "test")}
+    out = {}
+    for split in ("train", "test"):
+        part = df[df.split == split].reset_index(drop=True)
+        if per_class is not None:
+            keep = load_fer_subset(np.arange(len(part)), part["emotion"].to_numpy(dtype=np.int64), per_class)[0]
+            part = part.iloc[keep].reset_index(drop=True)
+        out[split] = load_fer_arrays(part)
+    return out
+
+
+def load_fer_subset(x: np.ndarray, y: np.ndarray, per_class: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``per_class`` faces of each label (a seeded random choice, kept in their order); ``None``
+    keeps everything.  For short runs on the full dataset (the tests run lesson 04 on FER2013 this way)."""
+    if per_class is None:
+        return x, y
+    if per_class < 1:
+        raise ValueError(f"per_class must be a positive number of faces or None, got {per_class}")
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)])
+    keep.sort()
+    return x[keep], y[keep]
+
+
+def limit_class(x: np.ndarray, y: np.ndarray, label: str, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep only the first ``keep`` faces of expression ``label`` (all the others): a rare class, as
+    ``disgust`` is in FER2013 (1.5 % of its training faces), for the stand-in data."""
+    if label not in EMOTIONS:
+        raise ValueError(f"unknown expression {label!r}; choose from {EMOTIONS}")
+    if keep < 0:
+        raise ValueError(f"keep must be >= 0, got {keep}")
+    y = np.asarray(y)
+    drop = np.flatnonzero(y == EMOTIONS.index(label))[keep:]
+    mask = np.ones(len(y), bool)
+    mask[drop] = False
+    return x[mask], y[mask]
 
 
 def preprocess_faces(faces: Sequence[np.ndarray] | np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
@@ -191,6 +228,82 @@ def _draw_expression(name: str, rng: np.random.Generator, side: int = 96) -> np.
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+# ------------------------------------------------------------------------------ the real sample faces
+
+#: The 6 of the 30 ``disgust`` sample faces that the reference model was *not* fit on (its validation split,
+#: ``split_validation(y_train, 0.1, seed=0)`` in ``scripts/train_emotion.py``).  FER2013's test split has no
+#: ``disgust`` face, so the sample's come from train and the other 24 are among the model's training faces;
+#: every other sample face is from the test split.  ``tests/test_lesson04_real_data.py`` re-derives this list
+#: from ``../shared/data/fer2013`` when it is there.
+REFERENCE_VALIDATION_DISGUST = frozenset({
+    "Training_28804902.png", "Training_29347623.png", "Training_42237066.png", "Training_47680332.png",
+    "Training_66197221.png", "Training_6954217.png"})
+
+
+def load_real_faces(folder: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The real FER2013 faces that ship with the course (``cu.real_samples("fer2013")``, 30 per expression),
+    or a folder of ``<label>/*.png`` like it.
+
+    Returns ``(x, y, names)``: uint8 (N, 48, 48) gray faces, int64 labels (indices into :data:`EMOTIONS`) and
+    ``"<label>/<file>"`` names, sorted by label (in :data:`EMOTIONS` order) then by file name.
+    """
+    import pandas as pd
+
+    from .samples import real_samples
+
+    root = Path(folder) if folder is not None else real_samples("fer2013")
+    unknown = sorted(d.name for d in root.iterdir() if d.is_dir() and d.name not in EMOTIONS)
+    if unknown:
+        raise ValueError(f"{root}: folders {unknown} are not expressions; expected some of {EMOTIONS}")
+    rows = [(p, EMOTIONS.index(label)) for label in EMOTIONS
+            for p in sorted((root / label).glob("*.png")) + sorted((root / label).glob("*.jpg"))]
+    if not rows:
+        raise FileNotFoundError(f"no <label>/*.png faces under {root}; expected folders named {EMOTIONS}")
+    x, y = load_fer_arrays(pd.DataFrame(rows, columns=["path", "emotion"]))
+    return x, y, [f"{p.parent.name}/{p.name}" for p, _ in rows]
+
+
+def reference_split(names: Sequence[str]) -> np.ndarray:
+    """Where each sample face was for the reference model: ``"test"`` (FER2013's test split, never
+    trained on), ``"validation"`` (held back from its training, :data:`REFERENCE_VALIDATION_DISGUST`) or
+    ``"fit"`` (one of its training faces: a figure on those is not a test figure)."""
+    out = []
+    for name in names:
+        file = Path(name).name
+        if not file.startswith("Training_"):
+            out.append("test")
+        else:
+            out.append("validation" if file in REFERENCE_VALIDATION_DISGUST else "fit")
+    return np.array(out)
+
+
+def worst_mistakes(y: np.ndarray, prob: np.ndarray, k: int = 12) -> np.ndarray:
+    """Indices of the ``k`` most confident wrong predictions (highest probability given to a wrong
+    label), most confident first; fewer when the model makes fewer mistakes."""
+    y, prob = np.asarray(y), np.asarray(prob)
+    if prob.ndim != 2 or len(prob) != len(y):
+        raise ValueError(f"prob must be (N, classes) for N={len(y)} labels, got shape {prob.shape}")
+    pred = prob.argmax(1)
+    wrong = np.flatnonzero(pred != y)
+    order = np.argsort(-prob[wrong, pred[wrong]], kind="stable")
+    return wrong[order[:k]]
+
+
+def show_mistakes(x: np.ndarray, y: np.ndarray, prob: np.ndarray, k: int = 12, ncols: int = 6,
+                  labels: Sequence[str] = EMOTIONS):
+    """The ``k`` most confident wrong predictions (:func:`worst_mistakes`) as a grid titled
+    ``true -> predicted (probability)``; returns the Figure, or ``None`` when there is no mistake."""
+    from .draw import show_grid
+
+    idx = worst_mistakes(y, prob, k)
+    if len(idx) == 0:
+        print("no wrong prediction")
+        return None
+    pred = np.asarray(prob).argmax(1)
+    titles = [f"true {labels[y[i]]}\npred {labels[pred[i]]} {prob[i, pred[i]]:.2f}" for i in idx]
+    return show_grid([x[i] for i in idx], titles=titles, ncols=ncols, size=1.8)
+
+
 # ------------------------------------------------------------------------------ model
 
 
@@ -299,6 +412,22 @@ class EmotionReport:
         lines += [f"  {k:9s} {v:.3f}" if v == v else f"  {k:9s}   n/a" for k, v in self.per_class.items()]
         return "\n".join(lines)
 
+    def table(self, decimals: int = 2) -> str:
+        """Per class: faces, right answers and accuracy (recall) rounded to ``decimals``, then the total."""
+        support, right = self.confusion.sum(1), np.diag(self.confusion)
+        lines = [f"{'class':9s} {'faces':>5s} {'right':>5s} {'accuracy':>8s}"]
+        for i, name in enumerate(self.labels):
+            acc = f"{right[i] / support[i]:.{decimals}f}" if support[i] else "n/a"
+            lines.append(f"{name:9s} {support[i]:5d} {right[i]:5d} {acc:>8s}")
+        lines.append(f"{'all':9s} {support.sum():5d} {right.sum():5d} {self.accuracy:8.{decimals}f}")
+        return "\n".join(lines)
+
+    def confusion_text(self) -> str:
+        """The confusion matrix as counts, rows the truth and columns the prediction (first 5 letters)."""
+        head = " " * 9 + "".join(f"{name[:5]:>6s}" for name in self.labels)
+        rows = [f"{name:9s}" + "".join(f"{v:6d}" for v in row) for name, row in zip(self.labels, self.confusion)]
+        return "\n".join([head + "   <- predicted", *rows])
+
 
 def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256, flip: bool = False) -> EmotionReport:
     """Accuracy, per-class accuracy (recall; NaN for a class with no test image) and confusion matrix.
@@ -307,11 +436,21 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256, flip: b
     probabilities of each face and its mirror image (test-time augmentation; expressions are symmetric
     enough that the mirror image is another view of the same label).
     """
+    return report_from_predictions(np.asarray(y), predict_faces(model, x, batch_size, flip).argmax(1))
+
+
+def predict_faces(model, x: np.ndarray, batch_size: int = 256, flip: bool = False) -> np.ndarray:
+    """Class probabilities (N, classes) of a Keras model or a :class:`~course_utils.classify.FaceClassifier`
+    for 48x48 faces: uint8 faces (preprocessed here) or the float32 network input.  ``flip=True``
+    averages each face with its mirror image (see :func:`evaluate`)."""
+    if isinstance(model, classify.FaceClassifier):
+        model = model.model
     xp = preprocess_faces(x) if np.asarray(x).dtype == np.uint8 else np.asarray(x)
-    prob = model.predict(xp, batch_size=batch_size, verbose=0)
+    prob = np.asarray(model.predict(xp, batch_size=batch_size, verbose=0))
     if flip:
-        prob = (prob + model.predict(np.ascontiguousarray(xp[:, :, ::-1]), batch_size=batch_size, verbose=0)) / 2
-    return report_from_predictions(np.asarray(y), prob.argmax(1))
+        mirrored = np.asarray(model.predict(np.ascontiguousarray(xp[:, :, ::-1]), batch_size=batch_size, verbose=0))
+        prob = (prob + mirrored) / 2
+    return prob
 
 
 def report_from_predictions(y: np.ndarray, pred: np.ndarray, labels: Sequence[str] = EMOTIONS) -> EmotionReport:

@@ -235,3 +235,110 @@ def test_train_script_names_the_dropout_rates_a_model_was_trained_with():
     assert script._dropout(emotion.build_small_model(width=4)) == "head 0.2"  # one dropout: before the softmax
     inputs = keras.Input((4,))
     assert script._dropout(keras.Model(inputs, keras.layers.Dense(2)(inputs))) == "no dropout"
+
+
+# ------------------------------------------------------------------------------ real faces (issue 17)
+
+
+def test_real_faces_load_sorted_by_label_with_their_names():
+    x, y, names = emotion.load_real_faces()
+    assert x.shape == (210, 48, 48) and x.dtype == np.uint8 and y.dtype == np.int64
+    assert np.bincount(y, minlength=7).tolist() == [30] * 7
+    assert y.tolist() == sorted(y.tolist()), "in EMOTIONS order"
+    assert all(n.split("/")[0] == emotion.EMOTIONS[c] for n, c in zip(names, y))
+    assert x.std() > 20, "photos, not blank images"
+
+
+def test_real_faces_from_another_folder_and_clear_errors(tmp_path):
+    import shutil
+
+    import course_utils as cu
+
+    for label in ("happy", "sad"):
+        (tmp_path / label).mkdir()
+        for p in sorted((cu.real_samples("fer2013") / label).glob("*.png"))[:2]:
+            shutil.copy(p, tmp_path / label / p.name)
+    x, y, names = emotion.load_real_faces(tmp_path)
+    assert y.tolist() == [3, 3, 4, 4] and names[0].startswith("happy/")
+    (tmp_path / "bored").mkdir()
+    with pytest.raises(ValueError, match="not expressions"):
+        emotion.load_real_faces(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no <label>/\\*.png"):
+        emotion.load_real_faces(tmp_path / "empty")
+
+
+def test_reference_split_tells_test_faces_from_training_faces():
+    _, y, names = emotion.load_real_faces()
+    where = emotion.reference_split(names)
+    assert (where == "test").sum() == 180 and (where == "validation").sum() == 6 and (where == "fit").sum() == 24
+    assert set(y[where != "test"].tolist()) == {emotion.EMOTIONS.index("disgust")}
+
+
+def test_worst_mistakes_are_the_most_confident_wrong_answers():
+    prob = np.array([[0.9, 0.1, 0], [0.2, 0.8, 0], [0.4, 0.6, 0], [0.05, 0.95, 0], [0.3, 0.3, 0.4]])
+    y = np.array([0, 0, 0, 0, 2])  # right, wrong 0.8, wrong 0.6, wrong 0.95, right
+    assert emotion.worst_mistakes(y, prob, k=2).tolist() == [3, 1]
+    assert emotion.worst_mistakes(y, prob, k=10).tolist() == [3, 1, 2]
+    assert emotion.worst_mistakes(np.array([0, 1]), prob[:2], k=3).tolist() == []
+    with pytest.raises(ValueError, match="prob must be"):
+        emotion.worst_mistakes(y, prob[:3])
+
+
+def test_report_table_and_confusion_text_give_counts():
+    y = np.array([0, 0, 0, 3, 3, 4])
+    pred = np.array([0, 4, 0, 3, 0, 4])
+    rep = emotion.report_from_predictions(y, pred)
+    lines = rep.table().splitlines()
+    assert lines[1].split() == ["angry", "3", "2", "0.67"]
+    assert lines[2].split() == ["disgust", "0", "0", "n/a"]
+    assert lines[-1].split() == ["all", "6", "4", "0.67"]
+    rows = rep.confusion_text().splitlines()
+    assert rows[0].split()[:7] == [n[:5] for n in emotion.EMOTIONS]
+    assert rows[1].split() == ["angry", "2", "0", "0", "0", "1", "0", "0"]  # one angry face said sad
+
+
+def test_limit_class_makes_one_class_rare():
+    x, y = emotion.synthetic_expressions(10, seed=0)
+    xs, ys = emotion.limit_class(x, y, "disgust", 3)
+    assert np.bincount(ys, minlength=7).tolist() == [10, 3, 10, 10, 10, 10, 10]
+    assert len(xs) == len(ys) == 63
+    with pytest.raises(ValueError, match="unknown expression"):
+        emotion.limit_class(x, y, "bored", 3)
+
+
+def test_load_fer_splits_keeps_a_few_faces_per_class(tmp_path):
+    import shutil
+
+    import course_utils as cu
+
+    sample = cu.sample_dataset("fer2013")
+    for split in ("train", "test"):
+        shutil.copytree(sample / split, tmp_path / split)
+    full = emotion.load_fer_splits(tmp_path)
+    short = emotion.load_fer_splits(tmp_path, per_class=1)
+    for split in ("train", "test"):
+        counts = np.bincount(full[split][1], minlength=7)
+        assert np.bincount(short[split][1], minlength=7).tolist() == np.minimum(counts, 1).tolist()
+    csv = emotion.load_fer_splits(sample, per_class=1)  # the CSV format too
+    assert np.bincount(csv["train"][1], minlength=7).max() == 1
+    with pytest.raises(ValueError, match="per_class"):
+        emotion.load_fer_subset(full["train"][0], full["train"][1], 0)
+
+
+@pytest.mark.slow
+def test_reference_model_on_the_real_sample_is_right_two_times_in_three_and_far_from_ties():
+    """The figures lesson 04 prints (0.64 on 210 faces, 0.62 on the 180 test-split ones), and every
+    prediction far from a tie between two classes, so that another CPU's last digits cannot flip it."""
+    clf = emotion.load_classifier()
+    x, y, names = emotion.load_real_faces()
+    prob = emotion.predict_faces(clf, x)
+    assert prob.shape == (210, 7) and np.allclose(prob.sum(1), 1, atol=1e-4)
+    report = emotion.report_from_predictions(y, prob.argmax(1))
+    assert report.accuracy == pytest.approx(134 / 210, abs=0.03)
+    test = emotion.reference_split(names) == "test"
+    assert (prob.argmax(1)[test] == y[test]).mean() == pytest.approx(111 / 180, abs=0.03)
+    assert report.per_class["fear"] < min(report.per_class["happy"], report.per_class["neutral"])
+    top2 = np.sort(prob, axis=1)[:, -2:]
+    assert (top2[:, 1] - top2[:, 0]).min() > 2e-5
+    assert np.array_equal(emotion.evaluate(clf.model, x, y).confusion, report.confusion)
