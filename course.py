@@ -57,14 +57,25 @@ def _fingerprint() -> str:
     return h.hexdigest()
 
 
-def _pip_install(python: Path | str) -> None:
+def _pip_install(python: Path | str, *, own_venv: bool | None = None) -> None:
+    """Install the course into ``python``.
+
+    The course's own venv (``own_venv``, by default: ``python`` lies in ``_venv_dir()``) gets the
+    tested set: ``-e .[stack,test]`` with requirements/lock.txt as constraints.  Any other
+    interpreter (``setup --here`` in conda, Kaggle, Colab) gets the core and test ranges only,
+    without the lock: its own torch, TensorFlow, numpy and OpenCV stay as they are."""
+    if own_venv is None:
+        own_venv = Path(os.path.abspath(python)).is_relative_to(_venv_dir())
     pip = [str(python), "-m", "pip"]
     started = time.perf_counter()
     print(f"[course] installing the course environment into {python} ...", flush=True)
-    subprocess.run(pip + ["install", "--upgrade", "pip"], check=True)
-    subprocess.run(pip + ["install", "-c", str(LOCK), "-e", f"{ROOT}[test]"], check=True)
-    subprocess.run(pip + ["uninstall", "-y", *REMOVE_AFTER_INSTALL], check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if own_venv:
+        subprocess.run(pip + ["install", "--upgrade", "pip"], check=True)
+        subprocess.run(pip + ["install", "-c", str(LOCK), "-e", f"{ROOT}[stack,test]"], check=True)
+        subprocess.run(pip + ["uninstall", "-y", *REMOVE_AFTER_INSTALL], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:  # triton stays: a GPU machine's torch.compile needs it (cu.setup() warns if it crashes)
+        subprocess.run(pip + ["install", "-e", f"{ROOT}[test]"], check=True)
     print(f"[course] environment ready in {time.perf_counter() - started:.0f} s", flush=True)
 
 

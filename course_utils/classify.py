@@ -29,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import keras_compat
 from .detection import Detector, Face, crop_face, detect_faces, get_detector
 from .env import KAGGLE_INPUT, REPO_ROOT
 from .images import ImageLike, load_image
@@ -136,7 +137,11 @@ def load_model(path: str | Path):
     Raises:
         FileNotFoundError: no such file.
         ModelVersionError: the file cannot be loaded by the installed Keras; the message says which
-            versions are involved and what to do.
+            versions are involved and what to do.  A ``.keras`` file whose side-car records its
+            ``architecture`` (the course's reference models) is first rebuilt by code and given the
+            file's weights (:mod:`course_utils.keras_compat`).
+        Errors that are not about versions (Keras cannot read a file that this same Keras saved) are
+        raised as they are.
     """
     keras = _keras()
     path = Path(path)
@@ -152,14 +157,23 @@ def load_model(path: str | Path):
     here = runtime_versions()
     try:
         return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises many types for version mismatches
+    except keras_compat.DESERIALISATION_ERRORS as exc:
+        if not keras_compat.versions_differ(saved, here):
+            raise  # the Keras that saved it cannot read it either: not a version problem
+        rebuilt, rebuild_failed = None, ""
+        try:  # a reference model: its side-car says how to build the network by code
+            rebuilt = keras_compat.rebuild_from_sidecar(path, read_sidecar(path))
+        except keras_compat.ArchitectureMismatchError as why:
+            rebuild_failed = f" Rebuilding it from its side-car failed too: {why}."
+        if rebuilt is not None:
+            return rebuilt
         tf_saved = f" / TensorFlow {saved['tensorflow']}" if "tensorflow" in saved else ""
         raise ModelVersionError(
             f"cannot load {path.name}: it was saved with Keras {saved.get('keras')}{tf_saved} and this "
             f"environment has Keras {here.get('keras')} / TensorFlow {here.get('tensorflow')}. Save the model "
             f"again with the same versions (on Kaggle: `pip install tensorflow=={here.get('tensorflow')} "
             f"keras=={here.get('keras')}` before training), or install the versions that saved it here. "
-            f"Original error: {type(exc).__name__}: {exc}") from exc
+            f"Original error: {type(exc).__name__}: {exc}{rebuild_failed}") from exc
 
 
 def find_model(kind: str, path: str | Path | None = None, *, environ=None,
