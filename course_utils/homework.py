@@ -436,13 +436,21 @@ def find_homework(name_or_dir: str | Path, folder: Path = HOMEWORK_DIR) -> Homew
                      f"or give a folder holding {SOLUTION_NAME} or {TEMPLATE_NAME}")
 
 
-#: Patterns in answer code that tamper with the checker; grading flags them for a human look.
+#: Patterns in answer code that tamper with the checker or reach outside the answer; grading flags
+#: them for a human look (in the student's own kernel they may work: only a human can tell).
 SUSPICIOUS = {
-    "redefines the checker": re.compile(r"\b(cu|course_utils|homework)\s*\.\s*check\s*=|\bdef\s+check\s*\(|"
-                                        r"\bsetattr\s*\(\s*(cu|course_utils)\b"),
+    "redefines the checker": re.compile(r"\.\s*check\s*=(?!=)|\bdef\s+check\s*\(|\bsetattr\s*\(|__code__|"
+                                        r"^\s*check\s*=(?!=)", re.MULTILINE),
+    "replaces a course function": re.compile(r"\b(cu|course_utils)\s*\.\s*(?!check\b)\w+(\s*\.\s*\w+)*\s*=(?!=)"),
     "mentions CheckFailed": re.compile(r"\bCheckFailed\b"),
     "prints a PASS line": re.compile(r"PASS['\"]"),
     "touches sys.modules or builtins": re.compile(r"\bsys\.modules\b|\bbuiltins\b|__builtins__"),
+    "hooks IPython": re.compile(r"\bget_ipython\b|input_transformers|ast_transformers|set_custom_exc|"
+                                r"\bevents\s*\.\s*register|\bsys\s*\.\s*(settrace|setprofile|excepthook)"),
+    "runs code it reads": re.compile(r"(?<![\w.])(exec|eval|compile)\s*\(|\brunpy\b|\bimportlib\b|\.ipynb\b|"
+                                     r"\bnbformat\b|\bnbclient\b"),
+    "starts or signals processes": re.compile(r"\bsubprocess\b|\bos\s*\.\s*(system|popen|kill|killpg|fork|exec\w*|"
+                                              r"spawn\w*|setsid)\b|\bsignal\s*\.|\bpsutil\b"),
 }
 
 

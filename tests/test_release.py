@@ -77,9 +77,11 @@ def test_release_leaves_out_solutions_answer_sets_and_instructor_tests(built):
 def test_release_refuses_to_leak_or_to_overwrite(built, tmp_path):
     planted = tmp_path / "notes"
     planted.mkdir()
-    (planted / "cheat.md").write_text("q3: big = cu.largest_face(faces)\n")
-    leaks = release.find_leaks(planted, release.solution_blocks())
-    assert leaks == ["cheat.md: hw0_face_detection/q3-answer ('big = cu.largest_face(faces)')"]
+    blocks = release.solution_blocks()
+    answer = blocks["hw0_face_detection/q3-answer"][0]  # read here: this file must hold no answer itself
+    (planted / "cheat.md").write_text(f"q3: {answer}\n")
+    leaks = release.find_leaks(planted, blocks)
+    assert leaks == [f"cheat.md: hw0_face_detection/q3-answer ({answer!r})"]
     with pytest.raises(release.ReleaseError, match="not empty"):
         release.write_release(planted)
     with pytest.raises(release.ReleaseError, match="outside the repository"):
