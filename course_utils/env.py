@@ -274,17 +274,59 @@ def package_versions(names: dict[str, str] | None = None) -> dict[str, str]:
     return out
 
 
+#: The import order that crashed with torch's CUDA build + triton beside TensorFlow (README, "Known pitfalls").
+CRASHING_IMPORT = "import tensorflow, torchvision"
+
+
+def _import_check_cache() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "course_utils" / "import_order.json"
+
+
+def import_order_crashes(cache: Path | None = None, run=None, find_spec=None) -> bool:
+    """Whether ``import tensorflow, torchvision`` kills a fresh interpreter here (run once in a
+    subprocess, ~10 s, then cached per interpreter and versions of TensorFlow, torch, torchvision
+    and triton).  False when one of them is not installed: nothing to crash."""
+    import importlib.util
+    import json
+    import subprocess
+
+    find_spec = importlib.util.find_spec if find_spec is None else find_spec
+    if any(find_spec(m) is None for m in ("triton", "tensorflow", "torchvision")):
+        return False
+    versions = package_versions({"tensorflow": "tensorflow-cpu", "torch": "torch", "torchvision": "torchvision",
+                                 "triton": "triton"})
+    key = json.dumps([sys.executable, versions], sort_keys=True)
+    cache = _import_check_cache() if cache is None else cache
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return bool(known[key])
+    run = subprocess.run if run is None else run
+    proc = run([sys.executable, "-c", CRASHING_IMPORT], capture_output=True, text=True,
+               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    crashes = proc.returncode < 0  # killed by a signal (SIGSEGV); an ImportError is another story
+    known[key] = crashes
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known, indent=1))
+    except OSError:  # a read-only home: check again next time
+        pass
+    return crashes
+
+
 def check_environment() -> list[str]:
     """Problems a student should fix, as readable sentences (empty when all is well)."""
     problems = []
     if sys.version_info < (3, 10):
         problems.append(f"Python {_platform.python_version()} is too old: use 3.10-3.12.")
-    import importlib.util
-
-    if importlib.util.find_spec("triton") is not None and importlib.util.find_spec("tensorflow") is not None:
+    if import_order_crashes():
         problems.append(
-            "The package 'triton' is installed beside TensorFlow: importing tensorflow before "
-            "torchvision can crash the kernel. On a CPU machine run `pip uninstall -y triton`.")
+            f"`{CRASHING_IMPORT}` crashes this Python (the 'triton' package of torch's CUDA build clashes "
+            "with TensorFlow): import torchvision before tensorflow, or on a CPU machine run "
+            "`pip uninstall -y triton`.")
     return problems
 
 
