@@ -1,0 +1,260 @@
+"""Hostile submissions (issue 16): attacks on the grader, graded in ONE sandboxed bulk run beside an
+honest submission, which must keep full marks.  Each attack must score 0 (or its honest share) or be
+flagged for review, and none may change the repository, a classmate's file, the gradebook, the
+network or leave a process behind.
+
+Needs a sandbox (bubblewrap or unshare, as root): without one these attacks would really damage
+this checkout, so the module skips.  ``python tests/test_hostile.py`` prints the table.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from course_utils import grading
+from course_utils import homework as hw
+from course_utils import sandbox as sbx
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sbx.detect().isolated, reason=f"needs a sandbox: {sbx.detect().why}")]
+
+HW0 = hw.find_homework("hw0_face_detection")
+REPO = Path(grading.__file__).resolve().parent.parent
+CORRECT = hw.solution_answers(HW0)
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def attacks(subs: Path, out: Path, port: int, tag: str) -> dict[str, tuple[str, dict[str, str], float]]:
+    """name -> (what it tries, answers by cell id, the score an honest part of it earns)."""
+    sol = REPO / "homework" / "hw0_face_detection" / "solution.ipynb"
+    lib = REPO / "course_utils" / "homework.py"
+    return {
+        "alias_checker": ("assign the checker through an alias", {
+            "q1-answer": "import course_utils.homework as h\nh.check = lambda name, *a, **k: print(f'{name}: PASS')",
+            **{f"q{i}-answer": "pass" for i in range(2, 6)}}, 0.0),
+        "code_object": ("replace cu.check.__code__", {
+            "q1-answer": "cu.check.__code__ = (lambda name, *a, **k: print(f'{name}: PASS')).__code__",
+            **{f"q{i}-answer": "pass" for i in range(2, 6)}}, 0.0),
+        "ipython_rewrites_cells": ("an IPython hook that rewrites the later cells", {"q1-answer": (
+            "import re\n"
+            "def rewrite(lines):\n"
+            "    text = ''.join(lines)\n"
+            "    m = re.search(r'check\\(\"(q\\d)\"', text)\n"
+            "    return [f\"print('{m.group(1)}: PASS')\\n\"] if m else ['pass\\n'] if 'NotImplementedError' in text else lines\n"
+            "get_ipython().input_transformers_post.append(rewrite)")}, 0.0),
+        "ipython_swallows_errors": ("an IPython hook that swallows exceptions", {
+            "q1-answer": "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\nn_faces = 3"}, 0.0),
+        "fake_detector": ("fake cu.detect_faces", {"q1-answer": (
+            "cu.detect_faces = lambda img, **k: [cu.Face(box=(448, 179, 151, 195), score=1.0)] * 4\n"
+            "img = cu.load_sample(SAMPLE)\nfaces = cu.detect_faces(img)\nn_faces = len(faces)")}, 0.2),
+        "exec_solution": ("execute solution.ipynb found from cu.__file__", {"q1-answer": (
+            "import nbformat\nfrom pathlib import Path\n"
+            f"for sol in (Path(cu.__file__).resolve().parents[1] / 'homework/hw0_face_detection/solution.ipynb', "
+            f"Path({str(sol)!r})):\n"
+            "    if sol.exists():\n"
+            "        for c in nbformat.read(str(sol), 4).cells:\n"
+            "            if 'solution' in c.metadata.get('tags', []):\n"
+            "                exec(c.source, globals())\n"
+            "        break\n"
+            "else:\n    raise FileNotFoundError('no solution in sight')")}, 0.0),
+        "classmate_answers": ("execute a classmate's answers read from the bulk folder", {"q1-answer": (
+            "import json, glob\n"
+            f"found = glob.glob({str(subs)!r} + '/*.ipynb') + glob.glob('/tmp/**/honest.ipynb', recursive=True)\n"
+            "cells = [c for f in found if 'honest' in f for c in json.load(open(f))['cells']]\n"
+            "assert cells, 'no classmate in sight'\n"
+            "for c in cells:\n"
+            "    if c.get('id', '').endswith('-answer'):\n"
+            "        exec(''.join(c['source']), globals())")}, 0.0),
+        "append_to_library": ("append to course_utils/homework.py", {"q1-answer": (
+            "import course_utils.homework as h\n"
+            f"for path in (h.__file__, {str(lib)!r}):\n"
+            "    open(path, 'a').write('\\ncheck = lambda name, *a, **k: print(name + \": PASS\")\\n')")}, 0.0),
+        "kill_other_kernels": ("kill every other process it can see", {"q1-answer": (
+            "import os, signal\n"
+            "for pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+            "    if pid != os.getpid():\n"
+            "        try:\n            os.kill(pid, signal.SIGKILL)\n        except OSError:\n            pass")}, 0.0),
+        "overwrite_classmate": ("copy the template over a classmate's file", {"q1-answer": (
+            f"open({str(subs / 'honest.ipynb')!r}, 'w').write(open({str(HW0.template)!r}).read())")}, 0.0),
+        "detached_rewriter": ("a detached process that rewrites the gradebook after grading", {"q1-answer": (
+            "import subprocess, sys\n"
+            "subprocess.Popen(['setsid', sys.executable, '-c', 'import time; time.sleep(4); "
+            f"open({str(out)!r}, \"w\").write(\"hacked\")'], start_new_session=True, env={{'TAG': {tag!r}}})\n"
+            "n_faces = 3")}, 0.0),
+        "brace_into_solution": ("write '{' into solution.ipynb", {"q1-answer": f"open({str(sol)!r}, 'w').write('{{')"},
+                                0.0),
+        "leaks_environment": ("put the grader's environment into its feedback", {
+            "q1-answer": "import os\nraise RuntimeError(repr(dict(os.environ)) + ' ' + os.getcwd())"}, 0.0),
+        "leaks_solution": ("put the solution's code into its feedback", {"q1-answer": (
+            f"raise RuntimeError(open({str(sol)!r}).read())")}, 0.0),
+        "memory_bomb": ("allocate 16 GiB", {"q1-answer": "hog = bytearray(16 << 30)\nn_faces = 4"}, 0.0),
+        "huge_file": ("write a 1 GiB file", {"q1-answer": (
+            "with open('big.bin', 'wb') as f:\n    for _ in range(16):\n        f.write(b'0' * (64 << 20))\n"
+            "n_faces = 4")}, 0.0),
+        "network": ("connect to a service of the grader's machine and to the internet", {"q1-answer": (
+            "import socket\n"
+            f"for addr in (('127.0.0.1', {port}), ('1.1.1.1', 53)):\n"
+            "    socket.create_connection(addr, timeout=3)\n"
+            "n_faces = 4")}, 0.0),
+    }
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tagged(tag: str) -> list[int]:
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("TAG") == tag:
+                found.append(p.pid)
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    if CORRECT is None:
+        pytest.skip(hw.NO_SOLUTIONS)
+    return grade_all(tmp_path_factory)
+
+
+def grade_all(tmp_path_factory) -> dict:
+    """Write every attack, the honest submission and the odd entries; grade them in one bulk run."""
+    subs, out = tmp_path_factory.mktemp("hostile"), tmp_path_factory.mktemp("grades") / "gradebook.csv"
+    template = nbformat.read(str(HW0.template), as_version=4)
+
+    def write(name, answers):
+        nb = nbformat.from_dict(json.loads(json.dumps(template)))
+        for cell in nb.cells:
+            cell.source = answers.get(cell.get("id"), cell.source)
+        nbformat.write(nb, str(subs / f"{name}.ipynb"))
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    tag = uuid.uuid4().hex
+    table = attacks(subs, out, server.getsockname()[1], tag)
+    for name, (_, answers, _) in table.items():
+        write(name, answers)
+    write("honest", CORRECT)
+    raw = json.loads(HW0.template.read_text())  # an answer cell whose source is a number
+    next(c for c in raw["cells"] if c["id"] == "q1-answer")["source"] = 42
+    (subs / "source_is_number.ipynb").write_text(json.dumps(raw))
+    write("=HYPERLINK(0)", {})  # a name that a spreadsheet would run
+    write("jdoe", {})
+    write("jdoe (1)", {})
+    (subs / "eve.ipynb").symlink_to("/etc/passwd")  # a symbolic link to a system file
+    (subs / "folder.ipynb").mkdir()
+    watched = [REPO / "course_utils" / "homework.py", HW0.solution, HW0.template, subs / "honest.ipynb"]
+    before = {p: _sha(p) for p in watched}
+    started = time.perf_counter()
+    results = grading.grade_folder(HW0, subs, workers=2, out=out, cell_timeout=60, notebook_timeout=240,
+                                   verbose=False)
+    seconds = time.perf_counter() - started
+    time.sleep(5)  # the detached rewriter would strike 4 s after its start
+    server.close()
+    return {"results": {r.student: r for r in results}, "bulk": results, "table": table, "out": out,
+            "before": before, "after": {p: _sha(p) for p in watched}, "accepted": accepted, "tag": tag,
+            "seconds": seconds, "gradebook": out.read_text()}
+
+
+def test_the_honest_submission_keeps_full_marks(run):
+    r = run["results"]["honest"]
+    assert (r.passed, r.total, r.error, r.flags) == (5, 5, "", [])
+
+
+def test_each_attack_scores_zero_or_its_honest_share_or_is_flagged(run):
+    wrong = {}
+    for name, (_, _, share) in run["table"].items():
+        r = run["results"][name]
+        if r.score > share + 1e-9 and not r.flags:
+            wrong[name] = (r.score, r.summary())
+    assert wrong == {}
+    assert len(run["table"]) >= 15
+
+
+def test_attacks_that_only_work_in_their_own_kernel_are_flagged(run):
+    for name in ("alias_checker", "code_object", "ipython_rewrites_cells", "ipython_swallows_errors", "fake_detector",
+                 "exec_solution", "kill_other_kernels", "detached_rewriter"):
+        assert run["results"][name].flags, name
+
+
+def test_attacks_on_files_outside_their_sandbox_changed_nothing(run):
+    assert run["after"] == run["before"]  # library, solution, template, the classmate's file
+    for name in ("exec_solution", "classmate_answers", "append_to_library", "overwrite_classmate",
+                 "brace_into_solution", "leaks_solution"):
+        assert run["results"][name].score == 0, name
+
+
+def test_no_process_outlives_grading_and_the_gradebook_stays_intact(run):
+    assert _tagged(run["tag"]) == []
+    assert run["out"].read_text() == run["gradebook"] != "hacked"
+    rows = list(csv.DictReader(run["out"].open()))
+    assert len(rows) == len(run["table"]) + 5  # every attack, honest, source_is_number, =HYPERLINK, jdoe x2
+
+
+def test_limits_and_network(run):
+    assert run["accepted"] == []
+    for name in ("memory_bomb", "huge_file", "network"):
+        assert run["results"][name].score == 0, name
+    assert "MemoryError" in run["results"]["memory_bomb"].messages["q1"]
+    assert "File too large" in run["results"]["huge_file"].messages["q1"]
+
+
+def test_feedback_carries_no_environment_and_no_solution(run):
+    feedback = run["out"].parent / "feedback"
+    blocks = [b for src in CORRECT.values() for b in hw.solution_blocks(src)]
+    for path in feedback.glob("*.md"):
+        text = path.read_text()
+        if path.stem != "honest":
+            assert not any(b in text for b in blocks), path.name
+        assert str(Path.home()) not in text and sys.prefix not in text and str(REPO) not in text, path.name
+    assert "HOME" in (feedback / "leaks_environment.md").read_text()  # the sandbox's own, minimal environment
+
+
+def test_odd_entries_are_reported_and_graded_safely(run):
+    r = run["results"]["source_is_number"]
+    assert r.score == 0 and "source that is not text" in r.error
+    assert any(s.startswith("eve.ipynb: a symbolic link") for s in run["bulk"].skipped)
+    assert any(s.startswith("folder.ipynb/: a folder named like a notebook") for s in run["bulk"].skipped)
+    assert ["jdoe", "jdoe (1)"] in run["bulk"].duplicates
+    assert "'=HYPERLINK(0)" in run["gradebook"] and "\n=HYPERLINK" not in run["gradebook"]
+    assert "root:" not in "".join(p.read_text() for p in (run["out"].parent / "feedback").glob("*.md"))
+
+
+def _table(run) -> str:
+    honest = run["results"]["honest"]
+    lines = ["| attack | tries | score | flag | honest submission |", "|---|---|---|---|---|"]
+    for name, (what, _, _) in run["table"].items():
+        r = run["results"][name]
+        lines.append(f"| {name} | {what} | {r.passed}/{r.total} | {'; '.join(r.flags)[:60] or '-'} | "
+                     f"{honest.passed}/{honest.total} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # print the table: python tests/test_hostile.py
+    import tempfile
+
+    class _Factory:
+        def mktemp(self, name):
+            return Path(tempfile.mkdtemp(prefix=f"{name}-"))
+
+    result = grade_all(_Factory())
+    print(_table(result))
+    print(f"\n{len(result['bulk'])} notebooks in {result['seconds']:.0f} s with 2 workers")
