@@ -15,6 +15,8 @@ Standard library only: it runs before anything else is installed.
     python -m course_utils.bootstrap missing            # what prepare() would install here
     python -m course_utils.bootstrap write-cells        # put SETUP_CELL in every lesson and homework
     python -m course_utils.bootstrap write-cells --check  # exit 1 if a notebook's setup cell differs
+    python -m course_utils.bootstrap badges --repo OWNER/NAME  # the README's Open-on-Colab/Kaggle table
+    python -m course_utils.bootstrap wheels DIR         # wheels for an offline Kaggle dataset
 """
 from __future__ import annotations
 
@@ -282,6 +284,31 @@ def write_cells(paths: list[Path] | None = None, check: bool = False) -> list[Pa
     return [p for p in (course_notebooks() if paths is None else paths) if write_setup_cell(p, check=check)]
 
 
+#: GitHub owner/name in the Open-on-Kaggle/Colab links (the README's table); the instructor replaces it.
+REPO_SLUG_PLACEHOLDER = "YOUR-ORG/YOUR-COURSE-REPO"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+KAGGLE_BADGE = "https://kaggle.com/static/images/open-in-kaggle.svg"
+
+
+def open_links(path: str, repo: str = REPO_SLUG_PLACEHOLDER, branch: str = "main") -> dict[str, str]:
+    """Addresses that open ``path`` (a notebook of the repository) on Colab and on Kaggle."""
+    github = f"https://github.com/{repo}/blob/{branch}/{path}"
+    return {"colab": f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path}",
+            "kaggle": f"https://kaggle.com/kernels/welcome?src={github}"}
+
+
+def badge_table(repo: str = REPO_SLUG_PLACEHOLDER, branch: str = "main", root: Path = REPO_ROOT) -> str:
+    """The README's table: each lesson and homework template with its Colab and Kaggle badges."""
+    rows = ["| notebook | Colab | Kaggle |", "|---|---|---|"]
+    paths = sorted(root.glob("notebooks/[0-9][0-9]_*.ipynb")) + sorted(root.glob("homework/*/template.ipynb"))
+    for p in paths:
+        rel = p.relative_to(root).as_posix()
+        links = open_links(rel, repo, branch)
+        rows.append(f"| [{rel}]({rel}) | [![Open in Colab]({COLAB_BADGE})]({links['colab']}) "
+                    f"| [![Open in Kaggle]({KAGGLE_BADGE})]({links['kaggle']}) |")
+    return "\n".join(rows)
+
+
 def download_wheels(dest: Path, python_version: str = "3.11", run=subprocess.run) -> list[str]:
     """Download the wheels of :data:`PACKAGES` that Kaggle lacks (lock versions, Linux x86_64,
     ``python_version``) into ``dest``: upload ``dest`` inside the course dataset for offline notebooks."""
@@ -306,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     cells = sub.add_parser("write-cells", help="put SETUP_CELL in every lesson and homework notebook")
     cells.add_argument("notebooks", nargs="*", type=Path, help="default: every lesson, solution and template")
     cells.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook differs")
+    badges = sub.add_parser("badges", help="print the README's Open-on-Colab/Kaggle table for a repository")
+    badges.add_argument("--repo", default=REPO_SLUG_PLACEHOLDER, help="GitHub owner/name (default: the placeholder)")
+    badges.add_argument("--branch", default="main")
     wheels = sub.add_parser("wheels", help="download the wheels Kaggle lacks into DIR (for an offline dataset)")
     wheels.add_argument("dir", type=Path)
     args = parser.parse_args(argv)
@@ -321,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{p}: setup cell {verb}")
         print(f"{len(changed)} notebook(s) {verb}")
         return 1 if args.check and changed else 0
+    if args.command == "badges":
+        print(badge_table(args.repo, args.branch))
+        return 0
     download_wheels(args.dir)
     print(f"wheels in {args.dir}: upload it inside the course dataset")
     return 0
