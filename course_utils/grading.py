@@ -9,21 +9,26 @@
 
 How one submission is graded:
 
-1. The submission is read (never written).  Its *answer* cells (tagged ``solution``) are found
-   by cell id, else by their order among the tagged cells, else by position.
+1. The submission is read (never written, never through a symbolic link).  Its *answer* cells
+   (tagged ``solution``) are found by cell id, else by their order among the tagged cells, else
+   by position.  A damaged notebook is graded 0 with the reason.
 2. A graded notebook is rebuilt from the reference (the homework's solution, or its template):
    every cell comes from the reference except the answer cells' code, which comes from the
-   submission.  Check cells keep the reference outputs, so edited outputs or deleted checks in a
-   submission change nothing.  Other cells lose their outputs (nbval then only requires that
-   they do not raise).
-3. It runs in a fresh temporary folder (with the homework's data files) under
-   ``pytest --nbval --nbval-current-env --nbval-sanitize-with homework/nbval_sanitize.cfg``,
-   with a per-cell timeout, an overall timeout (the whole process tree is killed) and a cap on
-   the output a cell may print.  A kernel that dies fails its cell at once.
-4. Each check cell that nbval passes is a passed check; score = passed / total.
+   submission.  Each check cell must print exactly ``qN: PASS``, its names read from the
+   reference check cell's code (never from stored outputs).  Other cells lose their outputs
+   (nbval then only requires that they do not raise).
+3. It runs in a fresh folder with a read-only copy of the grader's :class:`Kit` (``course_utils``,
+   sample data, models, sanitize file: read once per bulk run) under
+   ``pytest --nbval --nbval-current-env``, in a minimal environment, inside a sandbox
+   (:mod:`course_utils.sandbox`) where there is one, with a per-cell timeout, an overall timeout
+   (everything the run started is killed) and a cap on the output a cell may print.  A kernel
+   that dies fails its cell at once.
+4. Each check cell that nbval passes is a passed check; score = passed / total.  A run that
+   changed its copy of the library, or (unsandboxed) the repository, scores 0 and is flagged.
 
-Bulk grading runs several of these at once (one pytest process each) and writes a gradebook CSV
-and one feedback file per student.
+Bulk grading runs several of these at once (one pytest process each), refuses to run without a
+sandbox unless asked, and writes a gradebook CSV, one feedback file per student and a report,
+all atomically.
 """
 from __future__ import annotations
 
@@ -35,9 +40,9 @@ import errno
 import hashlib
 import itertools
 import os
-import stat
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile

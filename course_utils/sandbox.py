@@ -14,8 +14,8 @@
   the instructor's home,
 * as an unprivileged user (a uid of its own per worker, no capabilities, ``no_new_privs``: the
   setuid programs of ``/usr`` give nothing),
-* under resource limits (:class:`Limits`: address space, processes, file size, open files, CPU
-  time; no core files) and with a minimal environment (the caller's ``env``).
+* under resource limits (:class:`Limits`: data memory, address space, processes, file size, open
+  files, CPU time; no core files) and with a minimal environment (the caller's ``env``).
 
 Two back-ends: `bubblewrap <https://github.com/containers/bubblewrap>`_ (``bwrap``; Debian/Ubuntu:
 ``apt-get install bubblewrap``, Fedora: ``dnf install bubblewrap``) run as root, or, when it is
@@ -50,7 +50,9 @@ INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblew
 class Limits:
     """Resource limits of one sandboxed grading (every process in it inherits them)."""
 
-    memory_bytes: int = 8 << 30       # address space per process (TensorFlow maps ~3 GiB at start)
+    memory_bytes: int = 4 << 30       # data (heap, anonymous maps) per process: a kernel that trained a
+                                      # small CNN uses 1.5 GiB (its address space, 6 GiB, is mostly libraries)
+    address_space_bytes: int = 32 << 30  # a backstop on the whole address space
     processes: int = 512               # processes and threads of the sandbox's user
     file_bytes: int = 256 << 20        # largest file it may write
     open_files: int = 1024
@@ -58,7 +60,8 @@ class Limits:
 
     def apply(self) -> None:
         """Set the limits on the calling process (run in the child before exec)."""
-        for what, value in ((resource.RLIMIT_AS, self.memory_bytes), (resource.RLIMIT_NPROC, self.processes),
+        for what, value in ((resource.RLIMIT_DATA, self.memory_bytes), (resource.RLIMIT_AS, self.address_space_bytes),
+                            (resource.RLIMIT_NPROC, self.processes),
                             (resource.RLIMIT_FSIZE, self.file_bytes), (resource.RLIMIT_NOFILE, self.open_files),
                             (resource.RLIMIT_CPU, self.cpu_seconds), (resource.RLIMIT_CORE, 0)):
             resource.setrlimit(what, (value, value))
@@ -85,11 +88,9 @@ class Sandbox:
 
 def _python_roots() -> list[str]:
     """Folders the sandbox needs to run this Python: its installation and its environment."""
+    # a venv's bin/python links into the base installation: both are bound, each where it is
     roots = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)}
-    exe = Path(os.path.realpath(sys.executable))
-    roots.add(str(exe.parent.parent))
-    # a venv's bin/python is a link into the base installation: both are bound, where they are
-    roots.add(str(Path(sys.prefix)))
+    roots |= {sys.prefix, str(Path(os.path.realpath(sys.executable)).parent.parent)}
     return sorted(r for r in roots if not r.startswith(("/usr/", "/bin", "/lib")) and r != "/usr")
 
 
