@@ -294,19 +294,28 @@ def _kill_run(pid: int, marker: str) -> None:
         procs = parent.children(recursive=True) + [parent]
     except psutil.Error:  # already gone
         pass
-    me = os.getpid()
-    for p in psutil.process_iter():
-        try:
-            if p.pid != me and p not in procs and p.environ().get(RUN_MARKER) == marker:
-                procs.append(p)
-        except psutil.Error:  # exited meanwhile, or another user's process
-            pass
+    procs += [p for p in processes_with(RUN_MARKER, marker) if p not in procs]
     for p in procs:
         try:
             p.kill()
         except psutil.Error:
             pass
     psutil.wait_procs(procs, timeout=5)
+
+
+def processes_with(name: str, value: str) -> list:
+    """The processes (``psutil.Process``) other than this one whose environment sets ``name`` to
+    ``value``: what a grading run left behind, whatever it did to its parents."""
+    import psutil
+
+    found, me = [], os.getpid()
+    for p in psutil.process_iter():
+        try:
+            if p.pid != me and p.environ().get(name) == value:
+                found.append(p)
+        except psutil.Error:  # exited meanwhile, or another user's process
+            pass
+    return found
 
 
 def _tail(path: Path, chars: int = 4000) -> str:

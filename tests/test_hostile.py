@@ -19,7 +19,6 @@ import uuid
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
 
 from course_utils import grading
@@ -114,17 +113,6 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _tagged(tag: str) -> list[int]:
-    found = []
-    for p in psutil.process_iter():
-        try:
-            if p.environ().get("TAG") == tag:
-                found.append(p.pid)
-        except psutil.Error:
-            pass
-    return found
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     if CORRECT is None:
@@ -203,7 +191,7 @@ def test_attacks_on_files_outside_their_sandbox_changed_nothing(run):
 
 
 def test_no_process_outlives_grading_and_the_gradebook_stays_intact(run):
-    assert _tagged(run["tag"]) == []
+    assert grading.processes_with("TAG", run["tag"]) == []
     assert run["out"].read_text() == run["gradebook"] != "hacked"
     rows = list(csv.DictReader(run["out"].open()))
     assert len(rows) == len(run["table"]) + 5  # every attack, honest, source_is_number, =HYPERLINK, jdoe x2

@@ -12,9 +12,9 @@ import time
 import uuid
 from pathlib import Path
 
-import psutil
 import pytest
 
+from course_utils import grading
 from course_utils import sandbox as sbx
 from course_utils.env import REPO_ROOT
 
@@ -115,20 +115,10 @@ def test_nothing_outlives_the_sandbox(kind, tmp_path):
     assert done.stdout.strip() == "left them running", done.stderr
     assert time.monotonic() - started < 30  # the sandbox did not wait for the sleepers: it killed them
 
-    def tagged():
-        found = []
-        for p in psutil.process_iter():
-            try:
-                if p.environ().get("TAG") == tag:
-                    found.append(p.pid)
-            except psutil.Error:
-                pass
-        return found
-
     deadline = time.monotonic() + 5
-    while tagged() and time.monotonic() < deadline:
+    while grading.processes_with("TAG", tag) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert tagged() == []
+    assert grading.processes_with("TAG", tag) == []
 
 
 def test_detect_says_why_there_is_no_sandbox(monkeypatch):
