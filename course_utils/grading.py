@@ -407,13 +407,17 @@ def _sha(data: bytes) -> str:
 
 def _kit_sources(home: hw.Homework) -> dict[str, Path]:
     """What a grading run may see, by its path under the run's ``lib`` folder: the course's
-    library, its sample data and models, the sanitize file.  Never a notebook of ``homework/``."""
+    library, its data (sample and real faces; not this machine's cache) and models, the sanitize
+    file.  Never a notebook of ``homework/``."""
     root = Path(__file__).resolve().parent.parent
     files = {f"course_utils/{p.relative_to(root / 'course_utils')}": p
              for p in (root / "course_utils").rglob("*.py") if "__pycache__" not in p.parts}
-    files |= {str(p.relative_to(root)): p for p in (root / "data" / "samples").rglob("*") if p.is_file()}
-    files |= {str(p.relative_to(root)): p for pattern in ("*/*.keras", "*/*.json")
-              for p in (root / "models").glob(pattern) if p.is_file()}
+    local = ("cache",)  # data/cache: downloads and conversions of this machine, not the course's
+    files |= {str(p.relative_to(root)): p for p in (root / "data").rglob("*")
+              if p.is_file() and not p.is_symlink() and p.relative_to(root / "data").parts[0] not in local}
+    training = ("checkpoint.keras", "*.h5", "*.h5.json", "train*.log")  # by-products, as in .gitignore
+    files |= {str(p.relative_to(root)): p for p in (root / "models").rglob("*")
+              if p.is_file() and not p.is_symlink() and not any(p.match(t) for t in training)}
     files[f"homework/{SANITIZE_FILE.name}"] = SANITIZE_FILE
     return files
 
