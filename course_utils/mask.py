@@ -4,6 +4,8 @@
     x, y = cu.mask.make_mask_dataset(faces)                          # crops with and without masks
     model = cu.mask.build_model()                                    # a small CNN on 64x64 RGB crops
     report = cu.mask.evaluate(model, x_test, y_test)                 # accuracy, precision/recall, worst
+    photos = cu.mask.load_real_photos()                              # 40 + 40 real photos (data/real)
+    real = cu.mask.evaluate_photos(model, cu.mask.crops_from_images(photos.path), photos.y)  # end to end
     clf = cu.mask.load_classifier()                                  # the course's reference model
 
 The classifier looks at **aligned** face crops (ArcFace template, 64x64, 25 % context) for both classes,
@@ -359,6 +361,135 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> Mask
     worst = wrong[np.argsort(-prob[wrong, pred[wrong]])] if len(wrong) else wrong
     return MaskReport(float((pred == y).mean()), dict(zip(MASK_LABELS, map(float, p))),
                       dict(zip(MASK_LABELS, map(float, r))), confusion_matrix(y, pred, labels=[0, 1]), worst, prob)
+
+
+# ------------------------------------------------------------------------------ real photos, end to end
+
+
+def load_real_photos(folder: str | Path | None = None):
+    """The real mask photos that ship with the course (``data/real/facemask``: 40 ``with_mask`` and
+    40 ``without_mask`` photos, many of them tight face crops), or a folder in the same layout.
+
+    Returns a DataFrame sorted by label and path, with ``path``, ``label`` and ``y`` (0 = with_mask).
+    """
+    from .datasets import load_face_mask
+    from .samples import real_samples
+
+    df = load_face_mask(real_samples("facemask") if folder is None else folder)
+    if df.empty:
+        raise FileNotFoundError(f"no with_mask/without_mask photos under {folder}")
+    df = df.sort_values(["label", "path"]).reset_index(drop=True)
+    df["y"] = df["label"].map({name: i for i, name in enumerate(MASK_LABELS)}).astype(np.int64)
+    return df[["path", "label", "y"]]
+
+
+#: The prediction stored for a photo in which the detector found no face.
+NO_FACE = -1
+
+
+@dataclass
+class PhotoReport:
+    """A mask classifier run end to end on photos: detect, align, classify (:func:`evaluate_photos`).
+
+    ``pred[i]`` is the class given to photo ``i`` (0 = with_mask), or :data:`NO_FACE` when the detector
+    found no face in it; ``probability[i]`` is the probability of that class (NaN without a face).
+    """
+
+    y: np.ndarray
+    pred: np.ndarray
+    probability: np.ndarray
+    paths: list[str] | None = None
+
+    @property
+    def found(self) -> np.ndarray:
+        """Boolean per photo: a face was found."""
+        return self.pred != NO_FACE
+
+    @property
+    def missed(self) -> np.ndarray:
+        """Indices of the photos without a detected face."""
+        return np.flatnonzero(~self.found)
+
+    @property
+    def wrong(self) -> np.ndarray:
+        """Indices of the photos whose found face got the wrong class (misses not included)."""
+        return np.flatnonzero(self.found & (self.pred != self.y))
+
+    @property
+    def accuracy_found(self) -> float:
+        """Accuracy on the photos where a face was found (NaN if none was)."""
+        return float((self.pred[self.found] == self.y[self.found]).mean()) if self.found.any() else float("nan")
+
+    @property
+    def accuracy_end_to_end(self) -> float:
+        """Accuracy on all photos, a photo without a detected face counted as wrong."""
+        return float((self.pred == self.y).mean()) if len(self.y) else float("nan")
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per true class: ``photos``, ``found`` (a face detected) and ``correct`` (of the found)."""
+        out = {}
+        for k, name in enumerate(MASK_LABELS):
+            of = self.y == k
+            out[name] = {"photos": int(of.sum()), "found": int((of & self.found).sum()),
+                         "correct": int((of & (self.pred == k)).sum())}
+        return out
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """Rows: true class (with, without); columns: predicted with, predicted without, no face."""
+        cols = list(range(len(MASK_LABELS))) + [NO_FACE]
+        return np.array([[int(((self.y == t) & (self.pred == c)).sum()) for c in cols]
+                         for t in range(len(MASK_LABELS))])
+
+    def __str__(self) -> str:
+        lines = [f"{len(self.y)} photos; a face found in {int(self.found.sum())}"]
+        for name, c in self.counts().items():
+            lines.append(f"  {name:12s} {c['photos']:3d} photos: face found in {c['found']:3d}, "
+                         f"no face in {c['photos'] - c['found']:3d}; correct {c['correct']:3d} of the found")
+        lines.append(f"accuracy on found faces {self.accuracy_found:.2f} | "
+                     f"end to end (no face = wrong) {self.accuracy_end_to_end:.2f}")
+        return "\n".join(lines)
+
+
+def predict_crops(model, crops) -> np.ndarray:
+    """Class probabilities (N, 2) for aligned uint8 crops, from a :class:`~course_utils.classify.FaceClassifier`
+    (e.g. :func:`load_classifier`) or a Keras model over :func:`to_input` (e.g. :func:`build_model`)."""
+    crops = np.asarray(crops)
+    if len(crops) == 0:
+        return np.zeros((0, len(MASK_LABELS)), np.float32)
+    if isinstance(model, classify.FaceClassifier):
+        prob = model.predict_crops(crops)
+    elif hasattr(model, "predict"):
+        prob = model.predict(to_input(crops), batch_size=256, verbose=0)
+    else:
+        raise TypeError(f"expected a FaceClassifier or a Keras model, got {type(model).__name__}")
+    prob = np.asarray(prob)
+    if prob.ndim != 2 or prob.shape[1] != len(MASK_LABELS):
+        raise ValueError(f"the model gave outputs of shape {prob.shape}; a mask model has {len(MASK_LABELS)} "
+                         f"outputs ({', '.join(MASK_LABELS)})")
+    return prob
+
+
+def evaluate_photos(model, faces: CropResult, y, paths: Sequence | None = None) -> PhotoReport:
+    """Score ``model`` end to end on photos whose faces :func:`crops_from_images` cut (``faces``).
+
+    ``y`` holds the true class of every *photo* (0 = with_mask), including the ones without a detected
+    face, which count as wrong in :attr:`PhotoReport.accuracy_end_to_end`; ``model`` is a
+    :class:`~course_utils.classify.FaceClassifier` or a Keras model (see :func:`predict_crops`).
+    """
+    y = np.asarray(y, dtype=np.int64)
+    index = np.asarray(faces.index, dtype=np.int64)
+    if len(index) and (index.min() < 0 or index.max() >= len(y)):
+        raise ValueError(f"faces come from {index.max() + 1} or more photos, but y has {len(y)} labels: "
+                         "pass the labels of every photo given to crops_from_images")
+    if len(faces.crops) != len(index):
+        raise ValueError(f"{len(faces.crops)} crops for {len(index)} indices: pass crops_from_images's result")
+    prob = predict_crops(model, faces.crops)
+    pred = np.full(len(y), NO_FACE, dtype=np.int64)
+    p = np.full(len(y), np.nan)
+    if len(index):
+        pred[index], p[index] = prob.argmax(1), prob.max(1)
+    return PhotoReport(y, pred, p, None if paths is None else [str(x) for x in paths])
 
 
 def save_model(model, path: str | Path, **info) -> Path:

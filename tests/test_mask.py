@@ -2,6 +2,8 @@
 (and the check that it looks at masks, not at crop style)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -136,3 +138,54 @@ def test_mask_detector_finds_masked_faces(group):
     masked = mask.add_masks(group, faces=faces, seed=1)
     assert len(cu.detect_faces(masked, detector=mask.get_mask_detector())) == 4
     assert len(cu.detect_faces(cu.load_sample("coffee"), detector=mask.get_mask_detector())) == 0
+
+
+# ------------------------------------------------------------------------------ real photos, end to end
+
+
+def test_real_photos_are_40_with_and_40_without_a_mask():
+    photos = mask.load_real_photos()
+    assert photos.groupby("label").size().to_dict() == {"with_mask": 40, "without_mask": 40}
+    assert (photos["y"] == (photos["label"] == "without_mask").astype(int)).all(), "0 = with_mask"
+    assert all(Path(p).is_file() for p in photos["path"])
+
+
+def test_end_to_end_accuracy_counts_photos_without_a_face_as_wrong():
+    # 6 photos (3 with, 3 without a mask); faces found in photos 0, 1, 3, 4, 5; photo 1 is misclassified.
+    faces = mask.CropResult(np.zeros((5, 64, 64, 3), np.uint8), np.array([0, 1, 3, 4, 5]), {2: "no face found"})
+    model = _Fixed([[0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.4, 0.6], [0.1, 0.9]])
+    r = mask.evaluate_photos(model, faces, [0, 0, 0, 1, 1, 1])
+    assert r.pred.tolist() == [0, 1, mask.NO_FACE, 1, 1, 1]
+    assert r.missed.tolist() == [2] and r.wrong.tolist() == [1]
+    assert r.accuracy_found == pytest.approx(4 / 5) and r.accuracy_end_to_end == pytest.approx(4 / 6)
+    assert r.counts() == {"with_mask": {"photos": 3, "found": 2, "correct": 1},
+                          "without_mask": {"photos": 3, "found": 3, "correct": 3}}
+    assert r.confusion.tolist() == [[1, 1, 1], [0, 3, 0]]
+    assert np.isnan(r.probability[2]) and r.probability[0] == pytest.approx(0.9)
+    assert "end to end (no face = wrong) 0.67" in str(r) and "no face in   1" in str(r)
+
+
+def test_evaluate_photos_with_no_face_at_all_and_bad_inputs():
+    none = mask.CropResult(np.zeros((0, 64, 64, 3), np.uint8), np.zeros(0, np.int64), {0: "no face found"})
+    r = mask.evaluate_photos(_Fixed([[1.0, 0.0]]), none, [0])
+    assert r.accuracy_end_to_end == 0.0 and np.isnan(r.accuracy_found)
+    two = mask.CropResult(np.zeros((2, 64, 64, 3), np.uint8), np.array([0, 3]), {})
+    with pytest.raises(ValueError, match="labels of every photo"):
+        mask.evaluate_photos(_Fixed([[1.0, 0.0]] * 2), two, [0, 1])
+    with pytest.raises(ValueError, match="3 outputs|2 outputs"):
+        mask.evaluate_photos(_Fixed([[0.2, 0.3, 0.5]] * 2), two, [0, 1, 1, 0])
+    with pytest.raises(TypeError, match="FaceClassifier or a Keras model"):
+        mask.predict_crops(object(), np.zeros((1, 64, 64, 3), np.uint8))
+
+
+@pytest.mark.slow
+def test_reference_model_on_the_real_photos_end_to_end():
+    """Lesson 05, part 8: the detector finds every bare face but misses some masked tight crops;
+    the reference model gets the found faces right."""
+    photos = mask.load_real_photos()
+    found = mask.crops_from_images(list(photos["path"]))
+    r = mask.evaluate_photos(mask.load_classifier(), found, photos["y"])
+    counts = r.counts()
+    assert counts["without_mask"]["found"] >= 38 and 25 <= counts["with_mask"]["found"] <= 38
+    assert r.accuracy_found >= 0.95
+    assert r.accuracy_end_to_end == pytest.approx(r.accuracy_found * r.found.mean(), abs=1e-9)
