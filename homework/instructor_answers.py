@@ -28,11 +28,20 @@ HW0_HONEST_NUMPY = {
 
 # ---------------------------------------------------------------------------- hw1_facial_emotion
 
-#: Another honest solution: scikit-learn's split, a hand-written Sequential CNN, inverse-frequency
-#: weights, a plain model.fit, predictions computed by hand, Keras' own save/load.
+#: Another honest solution: a stratified split from one shuffled order, weights by counting with list.count,
+#: a hand-written Sequential CNN with a flattened head, a plain model.fit with the class weights, a confusion
+#: matrix by a Python loop, Keras' own save/load, and the crop made with Pillow.
 HW1_HONEST = {
-    "q1-answer": "from sklearn.model_selection import train_test_split\n"
-                 "train_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.15, stratify=y, random_state=1)",
+    "q1-answer": "def stratified_split(labels, fraction=0.15, seed=0):\n"
+                 "    labels = np.asarray(labels)\n"
+                 "    order = np.random.default_rng(seed + 7).permutation(len(labels))\n"
+                 "    val = []\n"
+                 "    for c in sorted(set(labels.tolist())):\n"
+                 "        members = order[labels[order] == c]\n"
+                 "        val += members[:int(fraction * len(members) + 0.5)].tolist()\n"
+                 "    val = np.array(sorted(val))\n"
+                 "    return np.array(sorted(set(range(len(labels))) - set(val.tolist()))), val\n"
+                 "train_idx, val_idx = stratified_split(y, 0.15, seed=1)",
     "q2-answer": "from keras import layers\n"
                  "model = keras.Sequential([keras.Input((48, 48, 1))] + [\n"
                  "    layer for f in (8, 16, 32, 64) for layer in (\n"
@@ -40,18 +49,37 @@ HW1_HONEST = {
                  "        layers.ReLU(), layers.MaxPooling2D())] + [\n"
                  "    layers.Flatten(), layers.Dropout(0.3), layers.Dense(7, activation='softmax')])\n"
                  "model.compile(keras.optimizers.Adam(2e-3), 'sparse_categorical_crossentropy', metrics=['accuracy'])",
-    "q3-answer": "counts = np.bincount(y_fer, minlength=7)\n"
-                 "weights = {c: len(y_fer) / (7 * counts[c]) for c in range(7)}",
+    "q3-answer": "def balanced_weights(labels, num_classes=7):\n"
+                 "    labels = [int(v) for v in labels]\n"
+                 "    return {c: len(labels) / (num_classes * labels.count(c)) for c in range(num_classes)}\n"
+                 "weights = balanced_weights(y[train_idx])",
     "q4-answer": "scale = lambda a: a[..., None].astype('float32') / 255\n"
                  "history = model.fit(scale(x[train_idx]), y[train_idx], validation_data=(scale(x[val_idx]), y[val_idx]),\n"
-                 "                    epochs=15, batch_size=32, verbose=0, callbacks=[keras.callbacks.EarlyStopping(\n"
-                 "                        monitor='val_accuracy', patience=5, restore_best_weights=True)])",
-    "q5-answer": "pred = model.predict(x_eval[..., None] / 255, verbose=0).argmax(axis=1)\n"
+                 "                    epochs=15, batch_size=32, verbose=0, class_weight=weights,\n"
+                 "                    callbacks=[keras.callbacks.EarlyStopping(monitor='val_accuracy', patience=5,\n"
+                 "                                                             restore_best_weights=True)])",
+    "q5-answer": "def confusion(y_true, y_pred, num_classes=7):\n"
+                 "    cm = np.zeros((num_classes, num_classes), dtype=int)\n"
+                 "    for t, p in zip(y_true, y_pred):\n"
+                 "        cm[t, p] += 1\n"
+                 "    return cm\n"
+                 "def recall_per_class(cm):\n"
+                 "    return [cm[i][i] / sum(cm[i]) for i in range(len(cm))]\n"
+                 "pred = model.predict(x_eval[..., None] / 255, verbose=0).argmax(axis=1)\n"
+                 "cm = confusion(y_eval, pred)\n"
                  "eval_accuracy = (pred == y_eval).mean()\n"
-                 "per_class = {name: (pred[y_eval == i] == i).mean() for i, name in enumerate(emotion.EMOTIONS)}",
+                 "per_class = {name: r for name, r in zip(emotion.EMOTIONS, recall_per_class(cm))}",
     "q6-answer": "model.save('my_emotion.keras')\nreloaded = keras.models.load_model('my_emotion.keras')",
     "q7-answer": "img = cu.load_sample(PHOTO)\nfaces = cu.detect_faces(img)\n"
-                 "labelled = cu.FaceClassifier(model, emotion.EMOTIONS).classify(img, faces)",
+                 "from PIL import Image\n"
+                 "def face_input(img, box, margin=0.1, size=48):\n"
+                 "    x1, y1, x2, y2 = box\n"
+                 "    cx, cy, r = (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * (0.5 + margin)\n"
+                 "    region = tuple(int(v) for v in (np.floor(cx - r), np.floor(cy - r), np.ceil(cx + r), np.ceil(cy + r)))\n"
+                 "    crop = Image.fromarray(img).crop(region)  # black outside the image\n"
+                 "    return np.asarray(crop.convert('L').resize((size, size), Image.BOX), np.float32)[..., None] / 255\n"
+                 "inputs = np.stack([face_input(img, f.box) for f in faces])\n"
+                 "labels = [emotion.EMOTIONS[i] for i in model.predict(inputs, verbose=0).argmax(axis=1)]",
 }
 #: Honest code whose model is too weak (one epoch): q4 and q5 fail, the rest pass.
 HW1_UNDERTRAINED = {"q4-answer": "history = emotion.train(model, (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx]), "
