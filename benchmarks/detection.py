@@ -94,14 +94,15 @@ def main() -> int:
             "cu.detect_faces(backend='facenet')": (lambda: cu.detect_faces(img, "facenet"),
                                                    "raw facenet_pytorch.MTCNN.detect"),
             "cu.detect_faces(backend='haar')": (lambda: cu.detect_faces(img, "haar"), None),
+            "cu.detect_faces(backend='hog')": (lambda: cu.detect_faces(img, "hog"), None),
         }
         secs = {}
         for name, (fn, _) in runs.items():
             secs[name] = median_seconds(fn, args.rounds)
         n_faces = {name: len(cu.detect_faces(img, b)) for name, b in
-                   [("mtcnn", "mtcnn"), ("facenet", "facenet"), ("haar", "haar")]}
+                   [("mtcnn", "mtcnn"), ("facenet", "facenet"), ("haar", "haar"), ("hog", "hog")]}
         for name, s in secs.items():
-            backend = "haar" if "haar" in name else ("facenet" if "facenet" in name else "mtcnn")
+            backend = next((b for b in ("haar", "hog", "facenet") if b in name), "mtcnn")
             print(f"{label:18s} {name:34s} {1 / s:7.2f} {1000 * s:8.1f} {n_faces[backend]:5d}")
         for name, (fn, raw) in runs.items():
             if raw:

@@ -115,3 +115,39 @@ def align_face(image: ImageLike, face: Face | np.ndarray | Sequence, template: s
     m = similarity_transform(pts, dst)
     crop = cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     return Alignment(crop, m) if return_transform else crop
+
+
+#: Sun, Wang & Tang (CVPR 2013), "Deep Convolutional Network Cascade for Facial Point Detection":
+#: level 1 looks at the whole face and at its upper and lower parts (fractions of the box height);
+#: levels 2 and 3 look at a small square around each point, of half-side this fraction of the box width.
+CASCADE_LEVEL1_PARTS = {"whole face": (0.0, 1.0), "eyes and nose": (0.0, 0.72), "nose and mouth": (0.28, 1.0)}
+CASCADE_PATCH_HALF_SIDE = {2: 0.16, 3: 0.11}
+
+
+def cascade_regions(box: Sequence[float], keypoints: np.ndarray) -> dict[str, list[tuple[float, float, float, float]]]:
+    """The image regions each level of a DeepID-style 5-point cascade looks at (for teaching; no model).
+
+    Level 1: three networks see the whole face box, its upper part (eyes and nose) and its lower part
+    (nose and mouth), and their predictions of the five points are averaged.  Levels 2 and 3: one
+    small network per point sees a square patch around the previous level's estimate, smaller at
+    each level (:data:`CASCADE_PATCH_HALF_SIDE`), and moves that point only: coarse to fine.
+
+    Args:
+        box: the face box ``(x1, y1, x2, y2)``.
+        keypoints: the (5, 2) points the patches are centred on.
+
+    Returns:
+        ``{"level 1": [3 boxes], "level 2": [5 boxes], "level 3": [5 boxes]}``, each ``(x1, y1, x2, y2)``.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f"empty face box {tuple(box)}")
+    pts = np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)
+    if pts.shape != (5, 2):
+        raise ValueError(f"need five keypoints, got an array of shape {pts.shape}")
+    h, w = y2 - y1, x2 - x1
+    out = {"level 1": [(x1, y1 + top * h, x2, y1 + bottom * h) for top, bottom in CASCADE_LEVEL1_PARTS.values()]}
+    for level, half in CASCADE_PATCH_HALF_SIDE.items():
+        r = half * w
+        out[f"level {level}"] = [(x - r, y - r, x + r, y + r) for x, y in pts]
+    return out

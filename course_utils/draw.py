@@ -96,6 +96,58 @@ def show_grid(images: Sequence[ImageLike], titles: Sequence[str] | None = None, 
     return fig
 
 
+def tile_images(images: Sequence[ImageLike], ncols: int = 4, size: int | None = None) -> np.ndarray:
+    """Tile images into one RGB image (a contact sheet), row by row, ``ncols`` per row.
+
+    Each image is resized to ``size`` x ``size`` pixels (default: the first image's height) and
+    empty cells stay black.  Lesson 02 uses it to put several real photos into one frame: a
+    "group photo" of real people, with faces at the seams that a detector may or may not find.
+    """
+    import cv2
+
+    if len(images) == 0:
+        raise ValueError("no images to tile")
+    if ncols < 1:
+        raise ValueError(f"ncols must be at least 1, got {ncols}")
+    imgs = [load_image(im) for im in images]
+    side = int(size or imgs[0].shape[0])
+    ncols = min(ncols, len(imgs))
+    nrows = (len(imgs) + ncols - 1) // ncols
+    sheet = np.zeros((nrows * side, ncols * side, 3), dtype=np.uint8)
+    for i, im in enumerate(imgs):
+        r, c = divmod(i, ncols)
+        if im.shape[:2] != (side, side):
+            im = cv2.resize(im, (side, side), interpolation=cv2.INTER_AREA if im.shape[0] > side else cv2.INTER_LINEAR)
+        sheet[r * side:(r + 1) * side, c * side:(c + 1) * side] = im
+    return sheet
+
+
+def show_boxes_by_score(image: ImageLike, stages: dict[str, np.ndarray], cmap: str = "viridis",
+                        size: float = 4.0):
+    """Plot one panel per stage with its candidate boxes ``(x1, y1, x2, y2, score)`` coloured by
+    score, and one colour bar for all panels (scores 0 to 1, as MTCNN's stages give them).
+    Returns the Figure.  Lesson 02 uses it for what P-Net, R-Net and O-Net keep."""
+    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    if not stages:
+        raise ValueError("no stages to show")
+    img = load_image(image)
+    norm, colours = Normalize(0.0, 1.0), plt.get_cmap(cmap)
+    fig, axes = plt.subplots(1, len(stages), figsize=(size * len(stages) + 1.2, size), squeeze=False)
+    for ax, (name, boxes) in zip(axes[0], stages.items()):
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
+        ax.imshow(img)
+        ax.set_axis_off()
+        ax.set_title(f"after {name}: {len(boxes)}")
+        for x1, y1, x2, y2, score in boxes[np.argsort(boxes[:, 4])]:  # best boxes drawn last, on top
+            ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, lw=1.0, color=colours(norm(score))))
+    fig.colorbar(ScalarMappable(norm=norm, cmap=colours), ax=list(axes[0]), fraction=0.02, pad=0.01,
+                 label="face score of the box")
+    return fig
+
+
 def text_slider(render, value: float, min: float, max: float, step: float, description: str = ""):
     """A slider and the text ``render(value)`` below it, updated as the slider moves; ``None`` when
     ipywidgets is not installed (say so and show a static table instead).

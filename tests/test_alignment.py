@@ -73,3 +73,22 @@ def test_degenerate_and_missing_keypoints_are_refused(astronaut):
     haar_face = cu.Face(box=(10, 10, 50, 50), score=1.0, keypoints=None, backend="haar")
     with pytest.raises(ValueError, match="no keypoints"):
         cu.align_face(astronaut, haar_face)
+
+
+def test_cascade_regions_go_from_the_whole_face_to_shrinking_patches_around_each_point():
+    from course_utils.alignment import cascade_regions
+
+    box = (100, 50, 200, 170)  # 100 wide, 120 high
+    pts = template_points("facenet")[0] / 160 * 100 + (100, 60)
+    regions = cascade_regions(box, pts)
+    assert [len(regions[k]) for k in ("level 1", "level 2", "level 3")] == [3, 5, 5]
+    whole, upper, lower = regions["level 1"]
+    assert whole == (100.0, 50.0, 200.0, 170.0)
+    assert upper[1] == 50 and upper[3] < 170 and lower[1] > 50 and lower[3] == 170 and upper[3] > lower[1]  # they overlap
+    for level, side in ((2, 32.0), (3, 22.0)):
+        for (x1, y1, x2, y2), (x, y) in zip(regions[f"level {level}"], pts):
+            assert (x2 - x1, y2 - y1) == pytest.approx((side, side)) and ((x1 + x2) / 2, (y1 + y2) / 2) == pytest.approx((x, y))
+    with pytest.raises(ValueError, match="five keypoints"):
+        cascade_regions(box, pts[:4])
+    with pytest.raises(ValueError, match="empty face box"):
+        cascade_regions((10, 10, 10, 20), pts)

@@ -58,12 +58,46 @@ def test_group_photo_has_four_faces_sorted_by_score(group, backend):
         assert 0 <= f.box[0] < f.box[2] <= 1280 and 0 <= f.box[1] < f.box[3] <= 720
 
 
-@pytest.mark.parametrize("backend", ["mtcnn", "facenet", "haar"])
+def test_hog_finds_the_astronaut_and_every_face_of_the_group_without_keypoints(astronaut, group):
+    faces = cu.detect_faces(astronaut, backend="hog")
+    assert faces[0].backend == "hog" and faces[0].keypoints is None
+    assert _iou(faces[0].box, ASTRONAUT_FACE) > 0.6 and faces[0].score > 1.0
+    # upsampled, it also fires weakly on a second window (a margin near 0): filter with min_score
+    assert all(f.score < 0.5 for f in faces[1:])
+    assert len(cu.detect_faces(astronaut, backend="hog", min_score=0.5)) == 1
+    found = cu.detect_faces(group, backend="hog")
+    mtcnn = cu.detect_faces(group, backend="mtcnn")
+    assert len(found) == 4
+    assert [f.score for f in found] == sorted((f.score for f in found), reverse=True)
+    for f in mtcnn:  # each face MTCNN finds, HOG finds at the same place
+        assert max(_iou(f.box, h.box) for h in found) > 0.5
+
+
+def test_hog_upsampling_finds_small_faces_that_the_80_px_window_misses(astronaut):
+    from course_utils.detection import HogDetector
+
+    small = np.asarray(Image.fromarray(astronaut).resize((256, 256), Image.BILINEAR))  # a 43-px face
+    assert len(cu.detect_faces(small, detector=HogDetector(upsample=0))) == 0
+    assert len(cu.detect_faces(small, backend="hog")) == 1  # upsample=1, face_recognition's default
+    with pytest.raises(ValueError, match="upsample must be 0, 1 or 2"):
+        HogDetector(upsample=5)
+    with pytest.raises(ValueError, match="HOG has none"):
+        cu.detect_faces(astronaut, backend="hog", thresholds=(0.5, 0.5, 0.5))
+    assert cu.detect_faces(astronaut, backend="hog", min_face_size=200) == []
+
+
+def test_hog_is_a_listed_backend_and_named_in_the_error():
+    assert "hog" in cu.BACKENDS
+    with pytest.raises(ValueError, match="mtcnn, facenet, haar, hog"):
+        cu.detect_faces(np.zeros((50, 50, 3), np.uint8), backend="HOG")
+
+
+@pytest.mark.parametrize("backend", ["mtcnn", "facenet", "haar", "hog"])
 def test_no_face_gives_an_empty_list(backend):
     assert cu.detect_faces(cu.load_sample("coffee"), backend=backend) == []
 
 
-@pytest.mark.parametrize("backend", ["mtcnn", "facenet", "haar"])
+@pytest.mark.parametrize("backend", ["mtcnn", "facenet", "haar", "hog"])
 def test_tiny_and_flat_images_give_an_empty_list(backend):
     assert cu.detect_faces(np.zeros((1, 1, 3), np.uint8), backend=backend) == []
     assert cu.detect_faces(np.full((200, 300, 3), 127, np.uint8), backend=backend) == []
