@@ -12,6 +12,9 @@
    backend is timed twice: its default engine (dlib's network run by PyTorch) and dlib's own.
 3. 1:N search: ms per query over 10,000 and 100,000 stored embeddings.  Target: < 20 ms at 100,000.
 4. Efficient models: parameters, MMACs and CPU latency (see course_utils.efficient).
+5. The committed real sample (lesson 06's figures, no shared data needed): 12 LFW people with 2 photos enrolled
+   and 3 held back, 8 single-photo strangers; identification at each backend's threshold and at a few others,
+   and the sample's 3-fold verification protocol.  ``--sample-only`` runs just this part.
 """
 from __future__ import annotations
 
@@ -114,11 +117,35 @@ def search() -> None:
               f"target < 20 ms at 100,000)")
 
 
+def sample(backends: list[str]) -> None:
+    people = ident.load_people_sample(2)
+    print(f"real sample: {people}")
+    for backend in backends:
+        emb = ident.get_embedder(backend)
+        t = time.perf_counter()
+        vecs, fallback = ident.embed_paths([p for _, p in people.all], emb)
+        took = time.perf_counter() - t
+        n_enrol, n_known = len(people.enrol), len(people.enrol) + len(people.held_back)
+        gallery = ident.Gallery([n for n, _ in people.enrol], vecs[:n_enrol], emb.name)
+        held_names = [n for n, _ in people.held_back]
+        print(f"[{backend}] {len(vecs)} photos embedded in {took:.1f} s (no face found: {len(fallback)})")
+        for f in (0.75, 0.9, 1.0, 1.1, 1.25):
+            mark = "  <- the backend's threshold" if f == 1.0 else ""
+            print(f"[{backend}] {ident.score_identification(gallery, vecs[n_enrol:n_known], held_names, vecs[n_known:], round(f * emb.threshold, 3))}{mark}")
+        labels = [n for n, _ in people.all][:n_known]
+        pairs, same, fold = ident.sample_protocol(labels)
+        result = ident.kfold_verification(emb.distance(vecs[pairs[:, 0]], vecs[pairs[:, 1]]), same, fold)
+        print(f"[{backend}] sample protocol ({len(pairs)} pairs, 3 identity-disjoint folds): "
+              + "; ".join(f"fold {k} {a:.3f} at {result.fold_threshold[k]:.3f}" for k, a in result.fold_accuracy.items())
+              + f"; mean {result.mean_accuracy:.3f}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--skip-lfw", action="store_true")
     p.add_argument("--skip-models", action="store_true")
+    p.add_argument("--sample-only", action="store_true", help="only the committed real sample (part 5)")
     p.add_argument("--no-flip", dest="flip", action="store_false",
                    help="embed each face once (default: average each face with its mirror image, twice the time)")
     args = p.parse_args()
@@ -128,6 +155,10 @@ def main() -> int:
     print(f"backends available here: {', '.join(backends)}")
     if "facenet" not in backends:
         print("  (facenet: no InceptionResnetV1 weights on this machine; see lesson 06 for where to put them)")
+    sample(backends)
+    if args.sample_only:
+        return 0
+    print()
     have_data = data.is_dir()
     if not args.skip_lfw:
         if have_data:

