@@ -19,6 +19,9 @@
    folder is ``COURSE_DATA_DIR=<working>/data`` instead of ``/kaggle/working/data``.
 3. Each notebook runs with papermill; the table gives ran / the first error, and the preinstalled
    packages' versions before and after (they must not change).  A JSON report is written beside the venv.
+
+``--write-metadata`` writes the preinstalled packages' metadata to requirements/kaggle-metadata.json, which
+the fast CI check (tests/test_kaggle_install.py) uses instead of this environment.
 """
 from __future__ import annotations
 
@@ -86,6 +89,33 @@ def restore(venv: Path) -> list[str]:
     return added
 
 
+METADATA = ROOT / "requirements" / "kaggle-metadata.json"
+
+_READ_METADATA = """
+import importlib.metadata as md, json, sys
+names = set(json.loads(sys.argv[1]))
+out = {}
+for d in md.distributions():
+    name = d.metadata["Name"]
+    if name.lower().replace("_", "-").replace(".", "-") in names:
+        out[name] = {"version": d.version, "requires_python": d.metadata.get("Requires-Python"),
+                     "requires_dist": d.requires or []}
+print(json.dumps(out, indent=1, sort_keys=True))
+"""
+
+
+def write_metadata(venv: Path, out: Path = METADATA) -> int:
+    """The preinstalled packages' names, versions and requirements (``requirements/kaggle-metadata.json``):
+    tests/test_kaggle_install.py installs them as metadata-only stand-ins and asks pip what the course
+    would change, without downloading the stack's 2 GB of wheels."""
+    baseline = sorted({bootstrap._norm(line.split("==")[0]) for line in (venv / "baseline.txt").read_text().splitlines()
+                       if "==" in line} - {"pip", "setuptools", "wheel"})
+    text = _run([venv / "bin" / "python", "-c", _READ_METADATA, json.dumps(baseline)], capture_output=True,
+                text=True, check=True).stdout
+    out.write_text(text)
+    return len(json.loads(text))
+
+
 def first_error(notebook: Path) -> str | None:
     """``ename: evalue`` of the first error output in an executed notebook, else None."""
     try:
@@ -117,12 +147,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="build the venv again from scratch")
     parser.add_argument("--only", nargs="*", default=None, help="notebooks whose path contains one of these")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
+    parser.add_argument("--write-metadata", action="store_true",
+                        help=f"only (re)write {METADATA.relative_to(ROOT)} from the venv, then stop")
     args = parser.parse_args(argv)
     base = args.base.resolve()
     if base == ROOT or ROOT in base.parents:
         parser.error("--base must lie outside the repository")
     venv = base / "venv"
     build(venv, args.python, args.rebuild)
+    if args.write_metadata:
+        print(f"[kaggle-check] {write_metadata(venv)} packages written to {METADATA}")
+        return 0
     removed = restore(venv)
     if removed:
         print(f"[kaggle-check] removed what an earlier run installed: {', '.join(removed)}", flush=True)
@@ -134,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(d, ignore_errors=True)
     working.mkdir(parents=True)
     _run(["git", "clone", "-q", "--bare", ROOT, origin], check=True)
-    head = _run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    # the commit the clone holds: notebooks come from it too, however HEAD moves meanwhile
+    head = _run(["git", "-C", origin, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                check=True).stdout.strip()
     cell = bootstrap.SETUP_CELL.replace(bootstrap.REPO_URL_PLACEHOLDER, origin.as_uri())
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "COURSE_PYTHON")}
@@ -148,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     for rel in notebooks:
         name = rel.replace("homework/", "").replace("notebooks/", "").replace("/", "_")
         src = working / name
-        src.write_bytes(_run(["git", "-C", ROOT, "show", f"HEAD:{rel}"], capture_output=True, check=True).stdout)
+        src.write_bytes(_run(["git", "-C", origin, "show", f"{head}:{rel}"], capture_output=True, check=True).stdout)
         bootstrap.write_setup_cell(src, cell)
         out = base / "executed" / name
         out.parent.mkdir(exist_ok=True)
