@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/emotion.py [--model models/emotion/emotion.keras]
 
-Prints accuracy overall and per class on the FER2013 test images in ../shared/data/fer2013 (or
+Prints accuracy per class on the 210 real FER2013 sample faces that ship with the course (data/real/fer2013,
+offline), then accuracy overall and per class on the FER2013 test images in ../shared/data/fer2013 (or
 $COURSE_SHARED_DATA/fer2013), the model file's size and milliseconds per face on this CPU (single
 faces and batches of 64).  Targets: accuracy >= 0.68, file < 10 MB, < 5 ms per face.
 Skips with a message when the data or the model is missing.
@@ -35,11 +36,20 @@ def main() -> int:
     if not args.model.exists():
         print(f"SKIP: no model at {args.model} (train it with scripts/train_emotion.py)")
         return 0
+    cu.setup(verbose=False)
+    model = emotion.load_model(args.model)
+    xs, ys, names = emotion.load_real_faces()
+    pred = emotion.predict_faces(model, xs).argmax(1)
+    sample = emotion.report_from_predictions(ys, pred)
+    print("real sample (data/real/fer2013, 30 faces per expression; 24 of the 30 disgust faces were trained on):")
+    print(sample.table())
+    for part in ("test", "validation", "fit"):
+        m = emotion.reference_split(names) == part
+        print(f"  {part:10s} {m.sum():3d} faces, accuracy {(pred[m] == ys[m]).mean():.3f}")
+    print()
     if not data.is_dir():
         print(f"SKIP: FER2013 folders not found at {data} (set COURSE_SHARED_DATA)")
         return 0
-    cu.setup(verbose=False)
-    model = emotion.load_model(args.model)
     df = cu.load_fer2013_folders(data)
     test = df[df.split == "test"].reset_index(drop=True)
     x, y = emotion.load_fer_arrays(test)
