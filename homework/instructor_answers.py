@@ -8,21 +8,56 @@ reason).  The reference answers themselves are not copied here: they are read fr
 
 # ---------------------------------------------------------------------------- hw0_face_detection
 
-#: Other honest answers, written differently.
+#: Other honest answers, written differently (plain Python; a loop over kept boxes; least squares).
 HW0_HONEST = {
-    "q1-answer": "img = cu.load_sample(SAMPLE)\nfaces = cu.detect_faces(img)\nn_faces = sum(1 for f in faces)",
-    "q2-answer": "empty = cu.load_sample(EMPTY_SAMPLE)\nfound = cu.detect_faces(empty)\nn_empty = len(found)",
+    "q1-answer": "img = cu.load_sample(SAMPLE)\nfaces = cu.detect_faces(img)\nn_faces = sum(1 for f in faces)\n"
+                 "counts = [len(found) for found in cu.detect_faces([photos[n] for n in PHOTOS])]",
+    "q2-answer": "def iou(a, b):\n"
+                 "    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])\n"
+                 "    inter = max(x2 - x1, 0) * max(y2 - y1, 0)\n"
+                 "    area = lambda r: (r[2] - r[0]) * (r[3] - r[1])\n"
+                 "    return inter / (area(a) + area(b) - inter)",
     "q3-answer": "big = max(faces, key=lambda f: f.width * f.height)",
-    "q4-answer": "crop = cu.crop_face(img, big.box, size=(160, 160))",
-    "q5-answer": "aligned = cu.align_face(img, big.keypoints_array())",
+    "q4-answer": "def nms(boxes, scores, iou_threshold):\n"
+                 "    keep = []\n"
+                 "    for i in sorted(range(len(scores)), key=lambda i: -scores[i]):\n"
+                 "        if all(iou(boxes[i], boxes[k]) <= iou_threshold for k in keep):\n"
+                 "            keep.append(i)\n"
+                 "    return keep",
+    "q5-answer": "def similarity(src, dst):\n"
+                 "    rows = []\n"
+                 "    for x, y in src:\n"
+                 "        rows += [[x, -y, 1, 0], [y, x, 0, 1]]\n"
+                 "    a, b, tx, ty = np.linalg.lstsq(np.array(rows), np.asarray(dst).reshape(-1), rcond=None)[0]\n"
+                 "    return np.array([[a, -b, tx], [b, a, ty]])",
 }
+#: NumPy all the way: broadcasting, a matrix of overlaps, complex numbers for the 2-D similarity.
 HW0_HONEST_NUMPY = {
     "q1-answer": "import numpy as np\nimg = cu.load_sample(SAMPLE)\nfaces = cu.detect_faces(img)\n"
-                 "n_faces = np.int64(len(faces))\nprint('found', n_faces, 'faces')",
-    "q2-answer": "n_empty = np.array(cu.detect_faces(cu.load_sample(EMPTY_SAMPLE))).size",
+                 "n_faces = np.int64(len(faces))\ncounts = np.array([len(cu.detect_faces(p)) for p in photos.values()])\n"
+                 "print('found', n_faces, 'faces')",
+    "q2-answer": "def iou(a, b):\n"
+                 "    a, b = np.asarray(a, float), np.asarray(b, float)\n"
+                 "    inter = np.prod(np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None))\n"
+                 "    return float(inter / (np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter))",
     "q3-answer": "big = sorted(faces, key=lambda f: f.area)[-1]",
-    "q4-answer": "crop = cu.crop_face(img, big, margin=0.25, size=160)",
-    "q5-answer": "aligned = cu.align_face(img, big, template='facenet', size=160)",
+    "q4-answer": "def nms(boxes, scores, iou_threshold):\n"
+                 "    b = np.asarray(boxes, float)\n"
+                 "    inter = np.clip(np.minimum(b[:, None, 2:], b[None, :, 2:]) - np.maximum(b[:, None, :2], b[None, :, :2]),\n"
+                 "                    0, None).prod(-1)\n"
+                 "    area = (b[:, 2:] - b[:, :2]).prod(-1)\n"
+                 "    over = inter / (area[:, None] + area[None] - inter)\n"
+                 "    alive, keep = np.ones(len(b), bool), []\n"
+                 "    for i in np.argsort(-np.asarray(scores), kind='stable'):\n"
+                 "        if alive[i]:\n"
+                 "            keep.append(i)\n"
+                 "            alive &= over[i] <= iou_threshold\n"
+                 "    return np.array(keep)",
+    "q5-answer": "def similarity(src, dst):\n"
+                 "    s, d = src[:, 0] + 1j * src[:, 1], dst[:, 0] + 1j * dst[:, 1]\n"
+                 "    c = (np.conj(s - s.mean()) * (d - d.mean())).sum() / (np.abs(s - s.mean()) ** 2).sum()\n"
+                 "    t = d.mean() - c * s.mean()\n"
+                 "    return np.array([[c.real, -c.imag, t.real], [c.imag, c.real, t.imag]])",
 }
 
 

@@ -86,9 +86,12 @@ def submissions() -> dict[str, tuple[str, object, float]]:
 
     out["partial_first_two"] = ("partial", _with_answers({k: CORRECT[k] for k in ("q1-answer", "q2-answer")}), 0.4)
     out["partial_first_face"] = ("partial", _with_answers({**CORRECT, "q3-answer": "big = faces[0]"}), 0.8)
-    out["partial_sizes"] = ("partial", _with_answers({
-        **HONEST, "q4-answer": "crop = cu.crop_face(img, big)",
-        "q5-answer": "aligned = cu.align_face(img, big, template='arcface')"}), 0.6)
+    # Two methods half right: NMS that never sorts by score, a transform fitted to the eyes alone.
+    out["partial_methods"] = ("partial", _with_answers({
+        **HONEST, "q4-answer": "def nms(boxes, scores, iou_threshold):\n    keep = []\n    for i in range(len(boxes)):\n"
+                               "        if all(iou(boxes[i], boxes[k]) <= iou_threshold for k in keep):\n"
+                               "            keep.append(i)\n    return keep",
+        "q5-answer": "def similarity(src, dst):\n    return cu.alignment.similarity_transform(src[:2], dst[:2])"}), 0.6)
 
     _answer_free(out)
     # Cheating: the reference outputs pasted into the template, without the code.
@@ -99,11 +102,11 @@ def submissions() -> dict[str, tuple[str, object, float]]:
             mine.outputs, mine.execution_count = copy.deepcopy(ref.outputs), ref.execution_count
     out["cheat_pasted_outputs"] = ("cheating", nb, 0.0)
     out["cheat_hardcoded"] = ("cheating", _with_answers({
-        "q1-answer": "import numpy as np\nimg = cu.load_sample(SAMPLE)\nn_faces = 4",
-        "q2-answer": "n_empty = 0",
+        "q1-answer": "import numpy as np\nimg = cu.load_sample(SAMPLE)\nn_faces = 4\ncounts = [2, 3, 3, 1, 1]",
+        "q2-answer": "iou = lambda a, b: 0.5",
         "q3-answer": "big = cu.Face(box=(448, 179, 599, 374), score=1.0)",
-        "q4-answer": "crop = np.zeros((160, 160, 3), np.uint8)",
-        "q5-answer": "aligned = np.zeros((160, 160, 3), np.uint8)"}), 0.6)
+        "q4-answer": "nms = lambda boxes, scores, iou_threshold: [0]",
+        "q5-answer": "similarity = lambda src, dst: np.eye(2, 3)"}), 0.4)
     # Patching the checker passes in-process; grading flags it for a human to look at.
     out["cheat_patched_checker"] = ("cheating", _with_answers({
         **{k: "pass" for k in CORRECT},
