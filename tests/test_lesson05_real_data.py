@@ -34,8 +34,11 @@ def executed(tmp_path_factory):
     from course_utils import build
 
     out = tmp_path_factory.mktemp("lesson05")
-    build.execute_to_build(LESSON, out, {"FULL_DATA": str(FACEMASK), "MAX_IMAGES": MAX_IMAGES, "EPOCHS": 2},
-                           timeout=600)
+    with pytest.MonkeyPatch.context() as mp:  # one thread per pool, as `course.py run` gives each lesson
+        for var in build.THREAD_VARS:
+            mp.setenv(var, os.environ.get(var, "1"))
+        build.execute_to_build(LESSON, out, {"FULL_DATA": str(FACEMASK), "MAX_IMAGES": MAX_IMAGES, "EPOCHS": 2},
+                               timeout=600)
     return nbformat.read(out / LESSON.name, as_version=4)
 
 
