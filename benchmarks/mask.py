@@ -7,6 +7,9 @@ On ../shared/data/facemask (or $COURSE_SHARED_DATA/facemask): the same aligned c
 them, about 3 minutes).  Prints accuracy, precision/recall per class, the same-face pairs check (held-back
 faces without a mask, again with a synthetic mask) and milliseconds per face (crop + classify, one face
 and batches of 32).  Targets: accuracy >= 0.98, with_mask recall >= 0.97, < 5 ms per face.
+Offline too: the 40 + 40 real photos of data/real/facemask end to end (lesson 05, part 8): faces found per
+class, accuracy on the found faces and end to end (a photo without a detected face counts as wrong).  Most of
+these photos were probably in the model's training split, so that accuracy is optimistic; the misses are not.
 """
 from __future__ import annotations
 
@@ -58,6 +61,16 @@ def main() -> int:
                  ("with_mask recall", f"{report.recall['with_mask']:.3f}", ">= 0.97", report.recall["with_mask"] >= 0.97)]
     else:
         print(f"SKIP accuracy: {data} not found (set COURSE_SHARED_DATA)")
+    photos = mask.load_real_photos()
+    t = time.perf_counter()
+    found = mask.crops_from_images(list(photos["path"]))
+    detect_s = time.perf_counter() - t
+    real = mask.evaluate_photos(clf, found, photos["y"])
+    print(f"real sample photos (data/real/facemask), end to end; detection took {detect_s:.1f} s:\n{real}")
+    rows += [(f"real: {name} found", f"{c['found']}/{c['photos']}", "-", True)
+             for name, c in real.counts().items()]
+    rows += [("real: acc. on found faces", f"{real.accuracy_found:.3f}", "-", True),
+             ("real: acc. end to end", f"{real.accuracy_end_to_end:.3f}", "-", True)]
     img = cu.load_sample("group")
     faces = cu.detect_faces(img, detector=mask.get_mask_detector())
     clf.classify(img, faces[:1])
