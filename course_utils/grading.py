@@ -422,6 +422,28 @@ def _kit_sources(home: hw.Homework) -> dict[str, Path]:
     return files
 
 
+def _bytecode(sources: dict[str, bytes]) -> dict[str, bytes]:
+    """Compiled ``__pycache__`` files for the kit's modules, checked against their source's hash
+    (not its time stamp, which every copy changes): each run imports the library without
+    compiling it again (seconds of CPU per kernel on a busy machine)."""
+    import importlib.util
+    import py_compile
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="course-kit-") as tmp:
+        for name, source in sources.items():
+            src, pyc = Path(tmp) / name, Path(tmp) / importlib.util.cache_from_source(name)
+            src.parent.mkdir(parents=True, exist_ok=True)
+            src.write_bytes(source)
+            try:
+                py_compile.compile(str(src), cfile=str(pyc), doraise=True,
+                                   invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+            except py_compile.PyCompileError:
+                continue  # the run will report the syntax error itself
+            out[str(Path(importlib.util.cache_from_source(name)))] = pyc.read_bytes()
+    return out
+
+
 @dataclass
 class Kit:
     """Everything the gradings of one homework need, read once (before the first submission of a
@@ -450,6 +472,7 @@ class Kit:
             raise ValueError(f"{home.reference} has no check cells with a literal name (cu.check(\"q1\", ...))")
         blocks = [b for src in (hw.solution_answers(home) or {}).values() for b in hw.solution_blocks(src)]
         data.pop(f"reference/{home.reference.name}")
+        data |= _bytecode({n: b for n, b in data.items() if n.startswith("course_utils/") and n.endswith(".py")})
         return cls(home, reference, names, data, originals, {n: _sha(b) for n, b in data.items()} | {
             f"reference/{home.reference.name}": _sha(home.reference.read_bytes())}, blocks)
 

@@ -211,3 +211,23 @@ def test_bulk_grading_refuses_to_run_unsandboxed_unless_asked(tmp_path, monkeypa
     assert grading.main(["bulk", "hw0", str(tmp_path), "--out", str(tmp_path / "g.csv")]) == 2
     assert "--unsandboxed" in capsys.readouterr().err
     assert not (tmp_path / "g.csv").exists()
+
+
+def test_a_run_imports_the_kits_copy_of_the_library_not_the_repositorys(tmp_path):
+    """Also without a sandbox (the repository stays visible there, and course_utils is installed in
+    editable mode): the run's PYTHONPATH and working folder put its own copy first, compiled."""
+    import subprocess
+
+    kit = grading.Kit.load(HW0)
+    lib, work = tmp_path / "lib", tmp_path / "work"
+    work.mkdir()
+    kit.write_lib(lib)
+    env = grading._subprocess_env(str(work), str(lib), "marker")
+    code = "import course_utils.homework as h, sys; print(h.__file__, h.__cached__)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True)
+    module, cached = done.stdout.split()
+    assert module == str(lib / "course_utils" / "homework.py") and cached.startswith(str(lib))
+    assert (lib / "course_utils" / "__pycache__").is_dir() and kit.changed_in(lib) == []
+    assert set(env) >= {"HOME", "PATH", "PYTHONPATH"} and env["HOME"].startswith(str(work))
+    assert not any(v.startswith(str(Path.home()) + "/") for k, v in env.items() if k != "PATH")
+    grading._make_removable(tmp_path)

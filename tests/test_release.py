@@ -53,11 +53,11 @@ def test_release_has_no_solution_code_anywhere(built):
     blocks = _answer_blocks()
     assert len(blocks) == 22 and all(blocks.values())  # 5 + 7 + 5 + 5 answer cells
     found = {where: _files_with(built.out, block) for where, parts in blocks.items() for block in parts}
-    # hw3's q1 hint prints its one-line answer on purpose ("gallery = cu.enrol_folder(...)"):
-    # only that template may hold it, and the release reports it
-    assert {w: f for w, f in found.items() if f} == {
-        "hw3_face_identification/q1-answer": ["homework/hw3_face_identification/template.ipynb"]}
-    assert built.given_away == ["hw3_face_identification/q1-answer"]
+    # A hint may print a one-line answer on purpose (hw3's q1 did: "gallery = cu.enrol_folder(...)"):
+    # only that homework's template may hold it, and the release reports it
+    leaked = {w: f for w, f in found.items() if f}
+    assert leaked == {w: [f"homework/{w.split('/')[0]}/template.ipynb"] for w in built.given_away}
+    assert set(built.given_away) <= set(blocks)
 
 
 def test_release_leaves_out_solutions_answer_sets_and_instructor_tests(built):
@@ -81,7 +81,7 @@ def test_release_refuses_to_leak_or_to_overwrite(built, tmp_path):
     answer = blocks["hw0_face_detection/q3-answer"][0]  # read here: this file must hold no answer itself
     (planted / "cheat.md").write_text(f"q3: {answer}\n")
     leaks = release.find_leaks(planted, blocks)
-    assert leaks == [f"cheat.md: hw0_face_detection/q3-answer ({answer!r})"]
+    assert leaks == [f"cheat.md: hw0_face_detection/q3-answer ({answer.splitlines()[0][:60]!r})"]
     with pytest.raises(release.ReleaseError, match="not empty"):
         release.write_release(planted)
     with pytest.raises(release.ReleaseError, match="outside the repository"):
