@@ -195,7 +195,7 @@ DATASETS: dict[str, DatasetInfo] = {
         "face_mask", "Face Mask 12K (Kaggle, Ashish Jangra)", "COURSE_FACE_MASK_DIR", "face_mask_mini",
         "about 11,800 face crops: Train 10,000, Validation 800, Test 992",
         "WithMask / WithoutMask (folder name)",
-        "see the Kaggle page; the images were collected from the web (including synthetic masks on CelebA faces)",
+        "see the Kaggle page; with_mask images are web photos and without_mask images CelebA crops: one source per class, a shortcut a classifier can learn (lesson 05)",
         "Kaggle: ashishjangra27/face-mask-12k-images-dataset ('Face Mask Dataset/Train|Validation|Test/WithMask|WithoutMask')",
         _is_mask_root),
 }
