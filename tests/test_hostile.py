@@ -25,12 +25,13 @@ from course_utils import grading
 from course_utils import homework as hw
 from course_utils import sandbox as sbx
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not sbx.detect().isolated, reason=f"needs a sandbox: {sbx.detect().why}")]
-
 HW0 = hw.find_homework("hw0_face_detection")
 REPO = Path(grading.__file__).resolve().parent.parent
 CORRECT = hw.solution_answers(HW0)
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sbx.detect().isolated, reason=f"needs a sandbox: {sbx.detect().why}"),
+              pytest.mark.skipif(CORRECT is None, reason=hw.NO_SOLUTIONS)]
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 

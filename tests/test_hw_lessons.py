@@ -12,12 +12,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("name", ["hw2_face_mask", "hw3_face_identification"])
 def test_solution_full_marks_and_template_zero(name, tmp_path):
+    if not hw.find_homework(name).solution.exists():
+        pytest.skip(hw.NO_SOLUTIONS)
     home = hw.find_homework(name)
     subs = tmp_path / "subs"
     subs.mkdir()
     (subs / "solution.ipynb").write_bytes(home.solution.read_bytes())
     (subs / "template.ipynb").write_bytes(home.template.read_bytes())
     results = {r.student: r for r in grading.grade_folder(home.path, subs, workers=2, out=tmp_path / "book.csv",
+                                                         allow_unsandboxed=True,
                                                          cell_timeout=300, notebook_timeout=600, verbose=False)}
     assert results["solution"].score == 1.0, results["solution"].summary()
     assert results["template"].score == 0.0 and results["template"].total == 5
