@@ -18,10 +18,8 @@
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,22 +340,16 @@ def to_litert(model) -> bytes:
 
     spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
     fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-    return tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model).convert()
+    with _native_stderr_silenced():  # TensorFlow 2.18's converter logs its settings there
+        return tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model).convert()
 
 
-@contextlib.contextmanager
 def _native_stderr_silenced():
-    """Send file descriptor 2 to /dev/null for a moment: C++ libraries write there directly, and Jupyter
-    would show their log lines in the notebook."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    """Drop what C++ libraries write to file descriptor 2 for a moment (Jupyter would show their log
+    lines in the notebook): LiteRT's delegate notice, the converter's "Ignored output_format" lines."""
+    from .env import filtered_stderr
+
+    return filtered_stderr(keep=lambda text: "")
 
 
 class LiteRTRunner:

@@ -163,8 +163,13 @@ def write_card(model, args, data, x, y, tr, va, xt_test, y_test, epochs_run, min
     report = emotion.evaluate(model, xt_test, y_test)
     mirrored = emotion.evaluate(model, xt_test, y_test, flip=True)
     val = emotion.evaluate(model, x[va], y[va])
-    emotion.save_model(model, args.out / "emotion.keras")
-    emotion.save_model(model, args.out / "emotion.h5")
+    # The builder and its arguments: another Keras version that cannot read the file rebuilds the network
+    # by code and loads the weights into it (course_utils.keras_compat).
+    architecture = {"builder": "course_utils.emotion:build_model",
+                    "kwargs": {"width": args.width, "head": args.head, "dropout": args.dropout,
+                               "head_dropout": args.head_dropout}}
+    emotion.save_model(model, args.out / "emotion.keras", architecture=architecture)
+    emotion.save_model(model, args.out / "emotion.h5", architecture=architecture)
     card = {
         "data": f"FER2013 image folders ({data.name}): {len(tr)} train images fit, {len(va)} held back for validation; "
                 f"test = {len(xt_test)} images (a subset of FER2013 PublicTest+PrivateTest, no 'disgust')",

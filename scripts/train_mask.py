@@ -104,7 +104,8 @@ def main() -> int:
     xp, yp = mask.synthetic_mask_pairs(crops[test_bare], seed=2)
     pairs = mask.evaluate(model, xp, yp)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = mask.save_model(model, args.out / "mask.keras")
+    path = mask.save_model(model, args.out / "mask.keras",  # the builder: read by course_utils.keras_compat
+                           architecture={"builder": "course_utils.mask:build_model", "kwargs": {"width": args.width}})
     worst = report.worst[:16]
     if len(worst):
         import cv2
