@@ -185,8 +185,8 @@ def _probe(sandbox: Sandbox) -> str:
     import tempfile
 
     code = ("import os, socket\n"
-            "s = socket.socket(); s.settimeout(1)\n"
-            "try:\n    s.connect(('1.1.1.1', 53)); net = 'net'\nexcept OSError:\n    net = 'nonet'\n"
+            # no packet is sent anywhere: a network namespace of its own has the loopback interface only
+            "net = 'net' if [n for _, n in socket.if_nameindex() if n != 'lo'] else 'nonet'\n"
             "print(os.getpid(), os.getuid(), net, os.path.exists(%r))" % str(Path(__file__).resolve().parent))
     with tempfile.TemporaryDirectory(prefix="course-probe-") as tmp:
         lib, work = Path(tmp) / "lib", Path(tmp) / "work"

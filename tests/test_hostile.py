@@ -102,10 +102,10 @@ def attacks(subs: Path, out: Path, port: int, tag: str) -> dict[str, tuple[str, 
         "huge_file": ("write a 1 GiB file", {"q1-answer": (
             "with open('big.bin', 'wb') as f:\n    for _ in range(16):\n        f.write(b'0' * (64 << 20))\n"
             "n_faces = 4")}, 0.0),
-        "network": ("connect to a service of the grader's machine and to the internet", {"q1-answer": (
+        "network": ("connect to a service of the grader's machine (no route out: loopback only)", {"q1-answer": (
             "import socket\n"
-            f"for addr in (('127.0.0.1', {port}), ('1.1.1.1', 53)):\n"
-            "    socket.create_connection(addr, timeout=3)\n"
+            f"socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+            "assert [n for _, n in socket.if_nameindex() if n != 'lo'], 'no interface out'\n"
             "n_faces = 4")}, 0.0),
     }
 
