@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -200,16 +199,26 @@ def test_the_cell_without_a_course_or_an_address_says_what_to_do(tmp_path):
 HW0_SOLUTION = ROOT / "homework" / "hw0_face_detection" / "solution.ipynb"
 
 
+#: The setup cell the notebooks had before SETUP_CELL: the copies start from it, so that the rewrite is
+#: exercised whatever the committed notebooks hold.
+OLD_SETUP_CELL = ("try:\n    import course_utils as cu\n"
+                  "except ModuleNotFoundError:  # a clone used without `pip install -e .` (Kaggle, Colab)\n"
+                  "    import sys; sys.path.insert(0, \"..\")\n    import course_utils as cu\nenv = cu.setup()")
+
+
 @pytest.fixture
 def copies(tmp_path):
     """Copies of a lesson, a homework template and (not in a student release) its solution, laid out as in
-    the repository."""
+    the repository, each with the old setup cell."""
     out = []
     for rel in ("notebooks/02_face_detection.ipynb", "homework/hw0_face_detection/template.ipynb",
                 *(["homework/hw0_face_detection/solution.ipynb"] if HW0_SOLUTION.exists() else [])):
         dst = tmp_path / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / rel, dst)
+        nb = json.loads((ROOT / rel).read_text())
+        cell = next(c for c in nb["cells"] if bootstrap._is_setup_cell(c))
+        cell["source"] = OLD_SETUP_CELL.splitlines(keepends=True)
+        dst.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
         out.append(dst)
     return out
 
