@@ -365,10 +365,10 @@ class Gallery:
             raise ValueError("the gallery is empty: enrol at least one face first")
         if q.shape[1] != self.embeddings.shape[1]:
             raise BackendMismatchError(f"query embeddings have {q.shape[1]} dimensions, the gallery {self.embeddings.shape[1]}")
-        # The nearest row by |e|^2 - 2 q.e (one matrix product, float64, |e|^2 cached), then its
-        # distance from the difference itself, so that a query equal to a row is at 0.0 exactly.
+        # The nearest row by |e|^2 - 2 q.e (one float32 matrix product, |e|^2 cached in float64), then
+        # its distance from the difference itself in float64, so that a query equal to a row is at 0.0.
         sq = self._squared_norms()
-        scores = sq[None, :] - 2.0 * (q.astype(np.float64) @ self.embeddings.T.astype(np.float64))
+        scores = sq[None, :] - 2.0 * (q @ self.embeddings.T)
         best = scores.argmin(1)
         dist = np.sqrt(((q.astype(np.float64) - self.embeddings[best].astype(np.float64)) ** 2).sum(1))
         return [(self.names[i] if di < threshold else UNKNOWN, float(di), self.names[i]) for i, di in zip(best, dist)]
