@@ -32,6 +32,7 @@ import copy
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,13 +190,19 @@ def _is_check_call(node: ast.AST) -> bool:
         (isinstance(func, ast.Attribute) and func.attr == "check") or (isinstance(func, ast.Name) and func.id == "check"))
 
 
+#: ast.parse is not thread-safe in CPython 3.11 before 3.11.8 ("SystemError: AST constructor recursion depth
+#: mismatch", gh-106905), and bulk grading reads check names from several threads.
+_AST_LOCK = threading.Lock()
+
+
 def check_names(cell) -> list[str]:
     """The names of the checks a check cell runs, read from its source: the first argument (or
     ``name=``) of each ``cu.check(...)`` call that is a string literal, in source order.
     A source that does not parse, or a name that is not a literal, gives no name (and
     :func:`validate_solution` refuses such a solution)."""
     try:
-        tree = ast.parse(_source(cell))
+        with _AST_LOCK:
+            tree = ast.parse(_source(cell))
     except (SyntaxError, ValueError):
         return []
     names = []

@@ -365,12 +365,20 @@ class Gallery:
             raise ValueError("the gallery is empty: enrol at least one face first")
         if q.shape[1] != self.embeddings.shape[1]:
             raise BackendMismatchError(f"query embeddings have {q.shape[1]} dimensions, the gallery {self.embeddings.shape[1]}")
-        # The nearest row by |e|^2 - 2 q.e (one float32 matrix product, |e|^2 cached in float64), then
-        # its distance from the difference itself in float64, so that a query equal to a row is at 0.0.
+        # Candidates by |e|^2 - 2 q.e (one float32 matrix product, |e|^2 cached in float64): every row
+        # within float32's rounding of the smallest score.  Then the exact distance, from the
+        # differences in float64, picks among them: the nearest row is the exactly nearest one (ties
+        # to the first), whatever the CPU's kernels, and a query equal to a row is at 0.0.
         sq = self._squared_norms()
         scores = sq[None, :] - 2.0 * (q @ self.embeddings.T)
-        best = scores.argmin(1)
-        dist = np.sqrt(((q.astype(np.float64) - self.embeddings[best].astype(np.float64)) ** 2).sum(1))
+        q64 = q.astype(np.float64)
+        slack = 1e-5 * ((q64 * q64).sum(1) + sq.max())  # far above float32 error, far below real gaps
+        best = np.empty(len(q), dtype=np.int64)
+        dist = np.empty(len(q))
+        for i, row in enumerate(scores):
+            near = np.flatnonzero(row <= row.min() + slack[i])
+            d = np.sqrt(((self.embeddings[near].astype(np.float64) - q64[i]) ** 2).sum(1))
+            best[i], dist[i] = near[d.argmin()], d.min()
         return [(self.names[i] if di < threshold else UNKNOWN, float(di), self.names[i]) for i, di in zip(best, dist)]
 
     def _squared_norms(self) -> np.ndarray:

@@ -248,3 +248,19 @@ def test_flip_averaging_is_an_average_of_the_face_and_its_mirror(dlib_embedder, 
     both = dlib_embedder.embed_faces(astronaut, [face], flip=True)[0]
     assert np.allclose(both, (plain + mirrored) / 2, atol=1e-5)
     assert 0 < np.linalg.norm(plain - mirrored) < 0.3, "a mirror image is still the same person"
+
+
+def test_gallery_search_finds_the_exactly_nearest_row_among_near_ties():
+    # A randomly initialised FaceNet gives embeddings that all lie close together: the float32
+    # |e|^2 - 2qe shortcut alone then picked another row than the exact nearest (hw3's q3 check failed).
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=512)
+    e = (base + 2e-3 * rng.normal(size=(400, 512))).astype(np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    q = (base + 2e-3 * rng.normal(size=(60, 512))).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    g = Gallery([f"p{i}" for i in range(len(e))], e, "facenet")
+    exact = np.sqrt(((q[:, None].astype(np.float64) - e[None].astype(np.float64)) ** 2).sum(-1))
+    found = g.search(q, threshold=1.0)
+    assert [name for name, _, _ in found] == [f"p{i}" for i in exact.argmin(1)]
+    assert np.allclose([d for _, d, _ in found], exact.min(1), rtol=0, atol=1e-12)
