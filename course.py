@@ -136,9 +136,10 @@ def test_command(python: str, extra: list[str], tests: list[str] | None = None) 
     return cmd + extra
 
 
-#: Run a second time under the other numeric setting: what executes TensorFlow, PyTorch and
-#: NumPy code whose stored outputs or checked figures could move with the CPU's kernels.
-SECOND_PASS_TESTS = ["tests/test_hw_lessons.py", "tests/test_hw1_emotion.py"]
+#: Run a second time under the other numeric setting: the grading of every homework (hw0 in
+#: test_grading, hw2 and hw3 in test_hw_lessons, hw1 in test_hw1_emotion), whose checks run
+#: TensorFlow, PyTorch and NumPy code that could move with the CPU's kernels.
+SECOND_PASS_TESTS = ["tests/test_grading.py", "tests/test_hw_lessons.py", "tests/test_hw1_emotion.py"]
 
 
 def onednn_is_on(python: str, environ: dict[str, str] | None = None) -> bool:
