@@ -371,13 +371,12 @@ class Gallery:
         # to the first), whatever the CPU's kernels, and a query equal to a row is at 0.0.
         sq = self._squared_norms()
         scores = sq[None, :] - 2.0 * (q @ self.embeddings.T)
-        q64 = q.astype(np.float64)
-        slack = 1e-5 * ((q64 * q64).sum(1) + sq.max())  # far above float32 error, far below real gaps
+        slack = 1e-5 * ((q.astype(np.float64) ** 2).sum(1) + sq.max())  # above float32 error, below real gaps
         best = np.empty(len(q), dtype=np.int64)
         dist = np.empty(len(q))
         for i, row in enumerate(scores):
             near = np.flatnonzero(row <= row.min() + slack[i])
-            d = np.sqrt(((self.embeddings[near].astype(np.float64) - q64[i]) ** 2).sum(1))
+            d = pairwise_distances(q[i:i + 1], self.embeddings[near])[0]
             best[i], dist[i] = near[d.argmin()], d.min()
         return [(self.names[i] if di < threshold else UNKNOWN, float(di), self.names[i]) for i, di in zip(best, dist)]
 
