@@ -23,8 +23,11 @@ How one submission is graded:
    (:mod:`course_utils.sandbox`) where there is one, with a per-cell timeout, an overall timeout
    (everything the run started is killed) and a cap on the output a cell may print.  A kernel
    that dies fails its cell at once.
-4. Each check cell that nbval passes is a passed check; score = passed / total.  A run that
-   changed its copy of the library, or (unsandboxed) the repository, scores 0 and is flagged.
+4. Each check cell that nbval passes has printed ``PASS`` in the student's kernel.  It is a passed
+   check only if the value it recorded also matches the reference, judged in the grader's own
+   process (:mod:`course_utils.verdict`: the reference values come from running the solution once,
+   in the same sandbox); score = passed / total.  A run that changed its copy of the library, or
+   (unsandboxed) the repository, scores 0 and is flagged.
 
 Bulk grading runs several of these at once (one pytest process each), refuses to run without a
 sandbox unless asked, and writes a gradebook CSV, one feedback file per student and a report,
@@ -39,6 +42,7 @@ import csv
 import errno
 import hashlib
 import itertools
+import json
 import os
 import re
 import shutil
@@ -55,6 +59,7 @@ from pathlib import Path
 
 from . import homework as hw
 from . import sandbox as sbx
+from . import verdict
 
 SANITIZE_FILE = hw.HOMEWORK_DIR / "nbval_sanitize.cfg"
 DEFAULT_CELL_TIMEOUT = 120
@@ -392,6 +397,7 @@ def _subprocess_env(work: str, lib: str, marker: str) -> dict[str, str]:
         "IPYTHONDIR": f"{work}/.config/ipython",
         "JUPYTER_RUNTIME_DIR": f"{work}/.config/jupyter",
         "XDG_CACHE_HOME": f"{work}/.cache",
+        hw.RECORD_ENV: f"{work}/{verdict.RECORD_NAME}",      # what each check was given
     })
     return env
 
@@ -459,6 +465,9 @@ class Kit:
     hashes: dict[str, str]
     blocks: list[str]            # solution code, kept out of every feedback
     seen: dict[str, str] = field(default_factory=dict)  # the originals' hashes when last looked at
+    references: dict[str, dict] | None = None  # check name -> the solution's record (see verdict)
+    reference_note: str = ""                   # why there are no reference values, if there are none
+    _reference_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def load(cls, home: hw.Homework) -> "Kit":
@@ -515,6 +524,46 @@ class Kit:
                     bad.append(str(path))
                     self.seen[name] = now
         return bad
+
+
+    def reference_values(self, sandbox: sbx.Sandbox, *, cell_timeout: float, timeout: float) -> dict[str, dict] | None:
+        """The reference values of the checks (:mod:`course_utils.verdict`): the solution run
+        once in a fresh folder like a submission, cached on disk by the hashes of everything it
+        read and the numeric settings.  None without a solution (a student's copy) or when the
+        solution does not pass here (``reference_note`` says why)."""
+        with self._reference_lock:
+            if self.references is not None or self.reference_note:
+                return self.references
+            if not self.home.has_solution:
+                self.reference_note = ("no solution here (a student's copy): each check's PASS is the notebook's own "
+                                       "word, not judged by the grader")
+                return None
+            settings = {k: os.environ.get(k, "") for k in PASS_THROUGH if k != "COURSE_GRADE_TAG"}
+            key = _sha(json.dumps([sorted(self.hashes.items()), settings, sys.version]).encode())[:20]
+            from .download import default_data_dir
+
+            cache = default_data_dir() / "grading" / f"{self.home.name}-{key}.json"
+            try:
+                self.references = json.loads(cache.read_text())
+                return self.references
+            except (OSError, ValueError):
+                pass
+            graded, _, _ = build_graded_notebook(self.reference, self.reference)
+            cells, error, _, records, _ = _execute(self, graded, sandbox=sandbox, cell_timeout=cell_timeout,
+                                                   timeout=timeout)
+            refs, missing = verdict.reference_values(records, self.names)
+            failed = [n for n, (ok, _) in cells.items() if not ok]
+            if error or failed or missing:
+                self.reference_note = (f"the solution did not pass here ({error or 'cells ' + str(failed)[:80]}; "
+                                       f"no reference value for {missing}): checks are judged by the kernel's "
+                                       "PASS lines only")
+                return None
+            self.references = refs
+            try:
+                atomic_write(cache, json.dumps(refs))
+            except OSError:
+                pass  # a read-only data folder: computed again next time
+            return refs
 
 
 def _copy_homework_files(home: hw.Homework, workdir: Path) -> None:
@@ -592,8 +641,6 @@ def grade_submission(homework: str | Path | hw.Homework | Kit, submission: str |
         sandbox: a :class:`~course_utils.sandbox.Sandbox`, or ``"auto"`` (the best this machine
             offers, else none: then the result's notes say that it ran unsandboxed), or ``"none"``.
     """
-    import nbformat
-
     started = time.perf_counter()
     kit = homework if isinstance(homework, Kit) else Kit.load(
         homework if isinstance(homework, hw.Homework) else hw.find_homework(homework))
@@ -612,21 +659,15 @@ def grade_submission(homework: str | Path | hw.Homework | Kit, submission: str |
         result.error = str(exc)
     if not result.error:
         try:
-            with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as tmp:
-                lib, work = Path(tmp) / "lib", Path(tmp) / "work"
-                work.mkdir()
-                os.chmod(tmp, 0o755)  # the sandbox's user reaches lib/ and work/ (its own)
-                kit.write_lib(lib)
-                _copy_homework_files(kit.home, work)
-                path = work / GRADED_NAME
-                nbformat.write(graded, str(path))
-                cells, result.error = run_nbval(path, lib=lib, cell_timeout=cell_timeout,
-                                                timeout=notebook_timeout, sandbox=sandbox)
-                tampered = kit.changed_in(lib)
-                if keep is not None:
-                    shutil.copytree(work, keep, dirs_exist_ok=True, symlinks=True)
-                _make_removable(Path(tmp))
+            references = kit.reference_values(sandbox, cell_timeout=cell_timeout, timeout=notebook_timeout)
+            cells, result.error, tampered, records, problems = _execute(
+                kit, graded, sandbox=sandbox, cell_timeout=cell_timeout, timeout=notebook_timeout, keep=keep)
             _score_cells(result, graded, cells)
+            result.notes += problems
+            if references is None:
+                result.notes.append(kit.reference_note)
+            else:
+                verdict.apply(result.checks, result.messages, result.flags, records, references)
             if tampered:
                 _zero(result, f"changed the grader's copy of the course library during grading "
                               f"({', '.join(tampered[:3])})")
@@ -645,6 +686,30 @@ def grade_submission(homework: str | Path | hw.Homework | Kit, submission: str |
     _scrub(result, kit)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _execute(kit: Kit, graded, *, sandbox: sbx.Sandbox, cell_timeout: float, timeout: float,
+             keep: Path | None = None):
+    """Run ``graded`` in a fresh folder with a read-only copy of the kit; return nbval's per-cell
+    results, the overall error, the kit files the run changed, the checks' records and what was
+    wrong with them."""
+    import nbformat
+
+    with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as tmp:
+        lib, work = Path(tmp) / "lib", Path(tmp) / "work"
+        work.mkdir()
+        os.chmod(tmp, 0o755)  # the sandbox's user reaches lib/ and work/ (its own)
+        kit.write_lib(lib)
+        _copy_homework_files(kit.home, work)
+        path = work / GRADED_NAME
+        nbformat.write(graded, str(path))
+        cells, error = run_nbval(path, lib=lib, cell_timeout=cell_timeout, timeout=timeout, sandbox=sandbox)
+        tampered = kit.changed_in(lib)
+        records, problems = verdict.read_records(work / verdict.RECORD_NAME)
+        if keep is not None:
+            shutil.copytree(work, keep, dirs_exist_ok=True, symlinks=True)
+        _make_removable(Path(tmp))
+    return cells, error, tampered, records, problems
 
 
 def _make_removable(folder: Path) -> None:

@@ -31,6 +31,7 @@ import ast
 import copy
 import json
 import math
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ SOLUTION_NAME = "solution.ipynb"
 TEMPLATE_NAME = "template.ipynb"
 #: What a passing check prints, exactly (``q1: PASS``).
 PASS_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+): PASS$")
+#: Set by the grader: the file where :func:`check` writes each value it was given (one JSON line per
+#: call), judged afterwards by the grader's own process (:mod:`course_utils.verdict`).
+RECORD_ENV = "COURSE_CHECK_RECORD"
 #: Cell and notebook metadata that changes on every run and has no place in a template.
 VOLATILE_METADATA = ("execution", "papermill", "collapsed", "scrolled", "ExecuteTime")
 
@@ -136,9 +140,11 @@ def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hi
             value = value()
         except Exception as exc:  # the student's code raised: report it as a failed check
             what = f"{type(exc).__name__}: {exc}"
+            _record(name, error=what)
             todo = (" Run the answer cells above this one first (Run > Run All Above Selected Cell)."
                     if isinstance(exc, NameError) else "")
             raise CheckFailed(f"{name}: FAIL - computing your answer raised {what}.{todo}{tail}") from None
+    _record(name, value=value, expected=expected, tol=tol)
     if expected is _MISSING:
         ok = bool(value)
         found = f"the condition is {_short(value)}"
@@ -149,6 +155,31 @@ def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hi
     if not ok:
         raise CheckFailed(f"{name}: FAIL - {found}.{tail}")
     print(f"{name}: PASS")
+
+
+def exportable(value: Any) -> Any:
+    """``value`` as plain JSON data (NumPy values, tuples and sets become lists; dict keys
+    strings); ``{"unexportable": type}`` for what has no plain form (a function, a model)."""
+    value = _plain(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [exportable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): exportable(v) for k, v in value.items()}
+    return {"unexportable": type(value).__name__}
+
+
+def _record(name: str, **fields: Any) -> None:
+    """Append what :func:`check` was given to the grader's record file, when grading set one."""
+    path = os.environ.get(RECORD_ENV)
+    if not path:
+        return
+    if fields.get("expected", None) is _MISSING:
+        del fields["expected"]
+    line = {"name": name} | {k: exportable(v) for k, v in fields.items()}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line, allow_nan=True) + "\n")
 
 
 # ------------------------------------------------------------------------------ notebooks

@@ -102,6 +102,18 @@ def attacks(subs: Path, out: Path, port: int, tag: str) -> dict[str, tuple[str, 
         "huge_file": ("write a 1 GiB file", {"q1-answer": (
             "with open('big.bin', 'wb') as f:\n    for _ in range(16):\n        f.write(b'0' * (64 << 20))\n"
             "n_faces = 4")}, 0.0),
+        "empty_inputs": ("empty the inputs a check compares, so that the kernel's comparison passes", {
+            **CORRECT, "q2-answer": "def iou(a, b):\n    return 0.0\npairs = []"}, 0.8),
+        "patched_module": ("replace the library function a check compares with, through a module alias", {
+            **CORRECT, "q5-answer": ("import course_utils.alignment as A\n\n"
+                                     "def similarity(src, dst):\n    return np.eye(2, 3)\n\n"
+                                     "A.similarity_transform = similarity")}, 0.8),
+        "fake_record": ("write a passing record for the checker it replaced", {"q1-answer": (
+            "import json, os, course_utils.homework as h\n"
+            "h.check = lambda name, *a, **k: print(f'{name}: PASS')\n"
+            "with open(os.environ.get(h.RECORD_ENV, 'x.jsonl'), 'a') as f:\n"
+            "    for q in ('q1', 'q2', 'q3', 'q4', 'q5'):\n"
+            "        f.write(json.dumps({'name': q, 'value': True}) + '\\n')")}, 0.0),
         "network": ("connect to a service of the grader's machine (no route out: loopback only)", {"q1-answer": (
             "import socket\n"
             f"socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
@@ -182,8 +194,19 @@ def test_each_attack_scores_zero_or_its_honest_share_or_is_flagged(run):
 
 def test_attacks_that_only_work_in_their_own_kernel_are_flagged(run):
     for name in ("alias_checker", "code_object", "ipython_rewrites_cells", "ipython_swallows_errors", "fake_detector",
-                 "exec_solution", "kill_other_kernels", "detached_rewriter"):
+                 "exec_solution", "kill_other_kernels", "detached_rewriter", "empty_inputs", "patched_module"):
         assert run["results"][name].flags, name
+
+
+def test_attacks_on_the_checker_score_zero_by_the_verdict_outside_the_kernel(run):
+    # each printed PASS in its own kernel; the grader's process judged the recorded values instead
+    for name in ("alias_checker", "code_object", "ipython_rewrites_cells", "fake_record"):
+        r = run["results"][name]
+        assert r.score == 0 and any("printed PASS" in f for f in r.flags), (name, r.flags)
+    for name, check in (("empty_inputs", "q2"), ("patched_module", "q5")):
+        r = run["results"][name]
+        assert (r.passed, r.checks[check]) == (4, False), name
+        assert "does not match the reference" in r.messages[check], r.messages[check]
 
 
 def test_attacks_on_files_outside_their_sandbox_changed_nothing(run):
