@@ -34,7 +34,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Mapping, Sequence
+from typing import Mapping
 
 #: The course's registry of downloadable files (``name sha256 url [mirror ...]``).
 REGISTRY_FILE = Path(__file__).with_name("registry.txt")
@@ -368,7 +368,3 @@ def safe_extract(archive: str | Path, dest: str | Path) -> Path:
     marker.write_text(f"{archive.name} sha256 {file_hash(archive)}\n", encoding="utf-8")
     return dest
 
-
-def fetch_many(names: Sequence[str], **kwargs) -> dict[str, Path]:
-    """:func:`fetch` each name; returns ``{name: path}`` (stops at the first failure)."""
-    return {n: fetch(n, **kwargs) for n in names}
