@@ -120,7 +120,7 @@ def cmd_setup(args: list[str]) -> int:
 
 def cmd_run(args: list[str]) -> int:
     python = ensure_env()
-    return _run([python, "-m", "course_utils.build", *args])
+    return _run([python, "-m", "course_utils.tools.build", *args])
 
 
 def test_command(python: str, extra: list[str], tests: list[str] | None = None) -> list[str]:
@@ -186,13 +186,13 @@ def cmd_lab(args: list[str]) -> int:
 def cmd_grade(args: list[str]) -> int:
     python = ensure_env()
     # relative paths of submissions are the user's: run from where the command was typed
-    return _run([python, "-m", "course_utils.grading", *args], cwd=os.getcwd())
+    return _run([python, "-m", "course_utils.tools.grading", *args], cwd=os.getcwd())
 
 
 def cmd_release(args: list[str]) -> int:
     python = ensure_env()
     # OUT is the user's path: run from where the command was typed
-    return _run([python, "-m", "course_utils.release", *args], cwd=os.getcwd())
+    return _run([python, "-m", "course_utils.tools.release", *args], cwd=os.getcwd())
 
 
 COMMANDS = {"setup": cmd_setup, "run": cmd_run, "test": cmd_test, "lab": cmd_lab, "grade": cmd_grade,

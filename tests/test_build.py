@@ -1,4 +1,4 @@
-"""`course.py run` (course_utils.build): lessons run in parallel, a failing one is reported and does not
+"""`course.py run` (course_utils.tools.build): lessons run in parallel, a failing one is reported and does not
 stop the others, outputs and HTML land in the output folder."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import nbformat
 import pytest
 
-from course_utils import build
+from course_utils.tools import build
 
 
 def _notebook(path, *sources):
@@ -46,7 +46,7 @@ def test_no_notebook_uses_output_widgets():
     lessons and homework use cu.text_slider or plain widgets instead."""
     from pathlib import Path
 
-    root = Path(build.__file__).resolve().parents[1]
+    root = Path(build.__file__).resolve().parents[2]
     notebooks = sorted(root.glob("notebooks/*.ipynb")) + sorted(root.glob("homework/**/*.ipynb"))
     assert len(notebooks) >= 6
     offenders = [f"{nb.relative_to(root)} cell {i}"

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from course_utils import grading
+from course_utils.tools import grading
 from course_utils import homework as hw
 from course_utils.env import REPO_ROOT
 

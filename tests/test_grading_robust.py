@@ -14,8 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import grading
 from course_utils import homework as hw
+from course_utils.tools import grading
+from course_utils.env import REPO_ROOT
 
 HW0 = hw.find_homework("hw0_face_detection")
 UNSANDBOXED = "none"
@@ -126,11 +127,11 @@ def test_feedback_never_shows_solution_code_or_the_graders_paths(tmp_path):
         pytest.skip(hw.NO_SOLUTIONS)
     r = grading.GradeResult("jdoe", "hw0", {"q1": False})
     r.messages["q1"] = f"ValueError: {kit.blocks[2]} in {Path.home()}/secret and {sys.prefix}/lib"
-    r.error = f"PermissionError: {grading.Path(grading.__file__).resolve().parent}/homework.py"
+    r.error = f"PermissionError: {REPO_ROOT}/course_utils/homework.py"
     grading._scrub(r, kit)
     text = grading.write_feedback(r, tmp_path / "jdoe.md").read_text()
     assert kit.blocks[2] not in text and "<solution code removed>" in text
-    for secret in (str(Path.home()), sys.prefix, str(grading.Path(grading.__file__).resolve().parent.parent)):
+    for secret in (str(Path.home()), sys.prefix, str(REPO_ROOT)):
         assert secret not in text
     assert "<home>/secret" in text and "<course>/course_utils/homework.py" in text
 
@@ -202,7 +203,7 @@ def test_a_grader_failure_on_one_submission_is_its_grade_and_the_gradebook_is_co
 
 
 def test_bulk_grading_refuses_to_run_unsandboxed_unless_asked(tmp_path, monkeypatch, capsys):
-    from course_utils import sandbox as sbx
+    from course_utils.tools import sandbox as sbx
 
     monkeypatch.setattr(sbx, "detect", lambda prefer="auto": sbx.Sandbox("none", "bwrap is not installed"))
     _write(tmp_path / "a.ipynb", _template())

@@ -10,7 +10,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils import grading
+from course_utils.tools import grading
 from course_utils import homework as hw
 
 HW0 = hw.find_homework("hw0_face_detection")

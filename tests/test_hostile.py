@@ -21,12 +21,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import grading
+from course_utils.tools import grading
 from course_utils import homework as hw
-from course_utils import sandbox as sbx
+from course_utils.tools import sandbox as sbx
 
 HW0 = hw.find_homework("hw0_face_detection")
-REPO = Path(grading.__file__).resolve().parent.parent
+REPO = Path(grading.__file__).resolve().parents[2]
 CORRECT = hw.solution_answers(HW0)
 
 pytestmark = [pytest.mark.slow,

@@ -8,7 +8,7 @@ import copy
 import nbformat
 import pytest
 
-from course_utils import grading
+from course_utils.tools import grading
 from course_utils import homework as hw
 
 pytestmark = pytest.mark.slow

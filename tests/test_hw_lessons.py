@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils import grading
+from course_utils.tools import grading
 from course_utils import homework as hw
 
 pytestmark = pytest.mark.slow

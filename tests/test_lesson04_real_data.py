@@ -29,7 +29,7 @@ def _outputs(nb, cell_id: str) -> str:
 def test_lesson04_trains_and_evaluates_on_fer2013_with_short_settings(tmp_path):
     import nbformat
 
-    from course_utils import build
+    from course_utils.tools import build
 
     build.execute_to_build(LESSON, tmp_path, {"FULL_DATA": str(FER), "FULL_EPOCHS": 1, "FULL_LIMIT": 40},
                            timeout=600)

@@ -31,7 +31,7 @@ def _outputs(nb, cell_id: str) -> str:
 def executed(tmp_path_factory):
     import nbformat
 
-    from course_utils import build
+    from course_utils.tools import build
 
     out = tmp_path_factory.mktemp("lesson05")
     with pytest.MonkeyPatch.context() as mp:  # one thread per pool, as `course.py run` gives each lesson

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from course_utils import homework as hw
-from course_utils import release
+from course_utils.tools import release
 from course_utils.env import REPO_ROOT
 
 HAVE_SOLUTIONS = all(hw.find_homework(n).has_solution for n in hw.homework_names())
@@ -67,7 +67,8 @@ def test_release_leaves_out_solutions_answer_sets_and_instructor_tests(built):
         assert rel in built.left_out and not (out / rel).exists()
     assert "CORRECT" in (out / "homework" / "make_demo_submissions.py").read_text()  # defined, as None
     assert json.loads((out / release.MARKER).read_text())["edition"] == "student release"
-    assert (out / "course_utils" / "grading.py").read_bytes() == (REPO_ROOT / "course_utils" / "grading.py").read_bytes()
+    grader = "course_utils/tools/grading.py"
+    assert (out / grader).read_bytes() == (REPO_ROOT / grader).read_bytes()
     for tpl in (out / "homework").glob("*/template.ipynb"):  # the templates pretend nothing
         nb = nbformat.read(str(tpl), as_version=4)
         assert [c.id for c in nb.cells if c.get("outputs")] == []

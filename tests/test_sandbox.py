@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import grading
-from course_utils import sandbox as sbx
+from course_utils.tools import grading
+from course_utils.tools import sandbox as sbx
 from course_utils.env import REPO_ROOT
 
 KINDS = [k for k in ("bwrap", "unshare") if sbx.detect(k).isolated]

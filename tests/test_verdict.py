@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from course_utils import homework as hw
-from course_utils import verdict
+from course_utils.tools import verdict
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Execute the lesson notebooks headless and write ``build/`` (``python3 course.py run``).
 
-    python -m course_utils.build run                       # every lesson -> build/*.ipynb + *.html
-    python -m course_utils.build run notebooks/02_face_detection.ipynb -p FULL_DATA /data/x
-    python -m course_utils.build run --inplace notebooks/02_face_detection.ipynb
+    python -m course_utils.tools.build run                 # every lesson -> build/*.ipynb + *.html
+    python -m course_utils.tools.build run notebooks/02_face_detection.ipynb -p FULL_DATA /data/x
+    python -m course_utils.tools.build run --inplace notebooks/02_face_detection.ipynb
                                                            # refresh a notebook's stored outputs
 
 Each notebook runs in its own kernel with ``notebooks/`` as working directory, through papermill
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .env import REPO_ROOT
+from ..env import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BUILD_DIR = REPO_ROOT / "build"
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="lessons run at the same time (default: 2, or 1 on a one-core machine)")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["run"]:  # `python -m course_utils.build run ...` reads naturally
+    if argv[:1] == ["run"]:  # `python -m course_utils.tools.build run ...` reads naturally
         argv = argv[1:]
     args = parser.parse_args(argv)
 

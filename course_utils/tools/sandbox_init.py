@@ -1,4 +1,4 @@
-"""The first process of an ``unshare`` sandbox (see :mod:`course_utils.sandbox`): runs as root in
+"""The first process of an ``unshare`` sandbox (see :mod:`course_utils.tools.sandbox`): runs as root in
 fresh PID, mount, network, IPC and UTS namespaces, builds a new root holding only what grading
 needs, brings the loopback device up, becomes an unprivileged user and executes the command.
 

@@ -5,7 +5,7 @@
     python3 course.py grade make-template hw0_face_detection          # regenerate the template
     python3 course.py grade check-drift                               # templates == solutions?
 
-(``python3 course.py grade ARGS`` runs ``python -m course_utils.grading ARGS``.)
+(``python3 course.py grade ARGS`` runs ``python -m course_utils.tools.grading ARGS``.)
 
 How one submission is graded:
 
@@ -20,12 +20,12 @@ How one submission is graded:
 3. It runs in a fresh folder with a read-only copy of the grader's :class:`Kit` (``course_utils``,
    sample data, models, sanitize file: read once per bulk run) under
    ``pytest --nbval --nbval-current-env``, in a minimal environment, inside a sandbox
-   (:mod:`course_utils.sandbox`) where there is one, with a per-cell timeout, an overall timeout
+   (:mod:`course_utils.tools.sandbox`) where there is one, with a per-cell timeout, an overall timeout
    (everything the run started is killed) and a cap on the output a cell may print.  A kernel
    that dies fails its cell at once.
 4. Each check cell that nbval passes has printed ``PASS`` in the student's kernel.  It is a passed
    check only if the value it recorded also matches the reference, judged in the grader's own
-   process (:mod:`course_utils.verdict`: the reference values come from running the solution once,
+   process (:mod:`course_utils.tools.verdict`: the reference values come from running the solution once,
    in the same sandbox); score = passed / total.  A run that changed its copy of the library, or
    (unsandboxed) the repository, scores 0 and is flagged.
 
@@ -57,7 +57,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import homework as hw
+from .. import homework as hw
 from . import sandbox as sbx
 from . import verdict
 
@@ -217,7 +217,7 @@ def build_graded_notebook(reference, submission):
 
 
 # ------------------------------------------------------------------------------ pytest plugin
-# Loaded into the grading pytest process with ``-p course_utils.grading``.
+# Loaded into the grading pytest process with ``-p course_utils.tools.grading``.
 
 
 def pytest_configure(config) -> None:  # pragma: no cover - runs inside the grading subprocess
@@ -415,7 +415,7 @@ def _kit_sources(home: hw.Homework) -> dict[str, Path]:
     """What a grading run may see, by its path under the run's ``lib`` folder: the course's
     library, its data (sample and real faces; not this machine's cache) and models, the sanitize
     file.  Never a notebook of ``homework/``."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     files = {f"course_utils/{p.relative_to(root / 'course_utils')}": p
              for p in (root / "course_utils").rglob("*.py") if "__pycache__" not in p.parts}
     local = ("cache",)  # data/cache: downloads and conversions of this machine, not the course's
@@ -527,7 +527,7 @@ class Kit:
 
 
     def reference_values(self, sandbox: sbx.Sandbox, *, cell_timeout: float, timeout: float) -> dict[str, dict] | None:
-        """The reference values of the checks (:mod:`course_utils.verdict`): the solution run
+        """The reference values of the checks (:mod:`course_utils.tools.verdict`): the solution run
         once in a fresh folder like a submission, cached on disk by the hashes of everything it
         read and the numeric settings.  None without a solution (a student's copy) or when the
         solution does not pass here (``reference_note`` says why)."""
@@ -540,7 +540,7 @@ class Kit:
                 return None
             settings = {k: os.environ.get(k, "") for k in PASS_THROUGH if k != "COURSE_GRADE_TAG"}
             key = _sha(json.dumps([sorted(self.hashes.items()), settings, sys.version]).encode())[:20]
-            from .download import default_data_dir
+            from ..download import default_data_dir
 
             cache = default_data_dir() / "grading" / f"{self.home.name}-{key}.json"
             try:
@@ -596,7 +596,7 @@ def run_nbval(notebook: Path, *, lib: Path, cell_timeout: float, timeout: float,
     inside_work = sbx.WORK_MOUNT if sandbox.isolated else str(work)
     cmd = [sys.executable, "-m", "pytest", notebook.name, "--nbval", "--nbval-current-env",
            "--nbval-sanitize-with", f"{inside_lib}/homework/{SANITIZE_FILE.name}",
-           "--nbval-cell-timeout", str(cell_timeout), "-p", "no:cacheprovider", "-p", "course_utils.grading",
+           "--nbval-cell-timeout", str(cell_timeout), "-p", "no:cacheprovider", "-p", "course_utils.tools.grading",
            "-c", "pytest.ini", "--rootdir", ".", "--junitxml", junit.name, "-q", "--color=no"]
     marker = uuid.uuid4().hex
     env = _subprocess_env(inside_work, inside_lib, marker)
@@ -638,7 +638,7 @@ def grade_submission(homework: str | Path | hw.Homework | Kit, submission: str |
         notebook_timeout: seconds the whole run may take (kernel start included).
         student: the name in the gradebook (default: the file name without ``.ipynb``).
         keep: copy the working folder (graded notebook, pytest log) here, for debugging.
-        sandbox: a :class:`~course_utils.sandbox.Sandbox`, or ``"auto"`` (the best this machine
+        sandbox: a :class:`~course_utils.tools.sandbox.Sandbox`, or ``"auto"`` (the best this machine
             offers, else none: then the result's notes say that it ran unsandboxed), or ``"none"``.
     """
     started = time.perf_counter()
@@ -734,7 +734,7 @@ def _zero(result: GradeResult, why: str) -> None:
 def _secrets() -> dict[str, str]:
     """Paths of the grader's machine that feedback must not show, longest first."""
     found = {str(Path.home()): "<home>", sys.prefix: "<python>", sys.base_prefix: "<python>",
-             str(Path(__file__).resolve().parent.parent): "<course>", tempfile.gettempdir(): "<tmp>"}
+             str(Path(__file__).resolve().parents[2]): "<course>", tempfile.gettempdir(): "<tmp>"}
     for var in ("USER", "LOGNAME"):
         if len(os.environ.get(var, "")) > 2:
             found[os.environ[var]] = "<user>"
@@ -940,7 +940,7 @@ def grade_folder(homework: str | Path | hw.Homework, folder: str | Path, *, work
     ``feedback/`` beside the gradebook), and ``report.txt`` beside the gradebook (what was not
     graded, likely duplicate students).  Returns the results sorted by student.
 
-    Each submission runs in a sandbox (:mod:`course_utils.sandbox`); without one this refuses
+    Each submission runs in a sandbox (:mod:`course_utils.tools.sandbox`); without one this refuses
     to grade unless ``allow_unsandboxed``.  One submission never costs another: whatever
     happens while grading it becomes its own grade, with the reason.
 

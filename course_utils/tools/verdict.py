@@ -30,7 +30,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from . import homework as hw
+from .. import homework as hw
 
 #: The file a graded run records into, in its working folder.
 RECORD_NAME = ".checks.jsonl"

@@ -4,7 +4,7 @@ This repository is the *instructor's source*: it holds every ``homework/*/soluti
 answer sets of the demos and tests (``homework/instructor_answers.py``) and the tests that grade
 them.  :func:`write_release` writes the *student release*, which students fork::
 
-    python3 course.py release ../face-course-release      # (= python -m course_utils.release OUT)
+    python3 course.py release ../face-course-release      # (= python -m course_utils.tools.release OUT)
 
 It copies every file git tracks, except :data:`INSTRUCTOR_ONLY`; each template is regenerated
 from its solution (a template that has drifted stops the release), and before anything is
@@ -29,8 +29,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import homework as hw
-from .env import REPO_ROOT
+from .. import homework as hw
+from ..env import REPO_ROOT
 
 #: Paths (git's, relative to the repository root; fnmatch patterns) that stay with the instructor.
 INSTRUCTOR_ONLY = (
@@ -145,7 +145,7 @@ def write_release(out: str | Path, root: Path = REPO_ROOT) -> Release:
     missing = [pattern for pattern in INSTRUCTOR_ONLY if not any(fnmatch.fnmatch(f, pattern) for f in files)]
     if missing:  # a renamed instructor file would otherwise be published under its new name
         raise ReleaseError(f"INSTRUCTOR_ONLY names files git does not track: {', '.join(missing)}; update "
-                           "course_utils/release.py")
+                           "course_utils/tools/release.py")
     release = Release(out)
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)

@@ -20,7 +20,7 @@
 Two back-ends: `bubblewrap <https://github.com/containers/bubblewrap>`_ (``bwrap``; Debian/Ubuntu:
 ``apt-get install bubblewrap``, Fedora: ``dnf install bubblewrap``) run as root, or, when it is
 absent, util-linux's ``unshare`` (present on every Linux) with the same namespaces and mounts made
-by :mod:`course_utils.sandbox_init`.  Both need root (or ``sudo``) to mount and to switch users.
+by :mod:`course_utils.tools.sandbox_init`.  Both need root (or ``sudo``) to mount and to switch users.
 Where neither works (macOS, Windows, a container without privileges), :func:`detect` says why, and
 grading runs without a sandbox only where the caller allows it.
 """
