@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
-from course_utils import classify, emotion  # noqa: E402
+from course_utils import emotion, runtime  # noqa: E402
 
 
 def main() -> int:
@@ -80,7 +80,7 @@ def main() -> int:
             ("ms per face, batch of 64", f"{ms_batch:.2f}", "< 5", ms_batch < 5)]
     for name, value, target, ok in rows:
         print(f"{name:28s} {value:>8s}  {target:8s} {'ok' if ok else 'NOT MET'}")
-    print(f"single faces and batches up to {classify.LITERT_MAX_BATCH} ran on: {clf.runtime}")
+    print(f"single faces and batches up to {runtime.LITERT_MAX_BATCH} ran on: {clf.runtime}")
     return 0
 
 

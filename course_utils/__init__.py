@@ -50,8 +50,8 @@ _EXPORTS = {
     "estimate_head_pose": "pose", "draw_pose_axes": "pose", "HeadPose": "pose",
     # lessons 04 and 05: classifying detected faces
     "FaceClassifier": "classify", "classify_faces": "classify", "annotate_faces": "classify",
-    "draw_labelled": "classify", "save_model": "classify", "load_model": "classify",
-    "find_model": "classify", "ModelVersionError": "classify", "ModelNotFoundError": "classify",
+    "draw_labelled": "classify", "save_model": "model_files", "load_model": "model_files",
+    "find_model": "model_files", "ModelVersionError": "model_files", "ModelNotFoundError": "model_files",
     "save_image": "images",
     # lesson 05: masks (cu.mask.* for the rest)
     "add_masks": "mask", "draw_mask": "mask",

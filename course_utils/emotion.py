@@ -17,9 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
-from . import classify
-from .classify import _keras, ModelVersionError, file_versions, load_model, runtime_versions  # noqa: F401 (re-exported)
+from . import classify, model_files, training
+from .classify import FaceClassifier
 from .images import ImageLike
+# The lesson reaches these as ``emotion.*`` (lesson 04 loads and checks model files in one place):
+from .model_files import ModelVersionError, file_versions, load_model, runtime_versions  # noqa: F401
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 INPUT_SIZE = 48
@@ -101,9 +103,10 @@ def limit_class(x: np.ndarray, y: np.ndarray, label: str, keep: int) -> tuple[np
     return x[mask], y[mask]
 
 
-def preprocess_faces(faces: Sequence[np.ndarray] | np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
-    """Face crops (any size, RGB or gray) to the network's input: float32 (N, 48, 48, 1) in [0, 1]."""
-    return classify.faces_to_input(faces, size, channels=1)
+def to_input(faces: Sequence[np.ndarray] | np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """Face crops (any size, RGB or gray) to the network's input: float32 (N, 48, 48, 1) in [0, 1]
+    (:func:`course_utils.classify.to_input`)."""
+    return classify.to_input(faces, size, channels=1)
 
 
 def class_weights(labels: np.ndarray, num_classes: int = len(EMOTIONS), power: float = 0.5) -> dict[int, float]:
@@ -325,7 +328,7 @@ def build_model(num_classes: int = len(EMOTIONS), width: int = 32, dropout: floa
     ``augment`` puts random flips, small rotations, zooms and shifts in front of the network; Keras
     applies them only while training.
     """
-    keras = _keras()
+    keras = model_files.import_keras()
     from keras import layers
 
     if head not in ("pool", "flatten"):
@@ -337,7 +340,7 @@ def build_model(num_classes: int = len(EMOTIONS), width: int = 32, dropout: floa
         x = layers.RandomRotation(0.05, fill_mode="nearest")(x)
         x = layers.RandomZoom(0.1, fill_mode="nearest")(x)
         x = layers.RandomTranslation(0.08, 0.08, fill_mode="nearest")(x)
-    x = classify.conv_blocks(x, [width, 2 * width, 4 * width, 8 * width], convs=2, momentum=0.99,
+    x = training.conv_blocks(x, [width, 2 * width, 4 * width, 8 * width], convs=2, momentum=0.99,
                              dropouts=[dropout * (0.5 + 0.25 * i) for i in range(4)])
     x = layers.GlobalAveragePooling2D()(x) if head == "pool" else layers.Flatten()(x)
     x = layers.Dense(8 * width, activation="relu")(x)
@@ -370,11 +373,11 @@ def build_small_model(num_classes: int = len(EMOTIONS), width: int = 8, input_si
     """A small CNN for quick runs (the stand-in data, the homework): four blocks of one 3x3 conv +
     batch norm + ReLU + max-pooling, global average pooling and a softmax (about 25 k parameters at
     ``width=8``).  Batch norm with a short memory (momentum 0.9) so that a few hundred steps suffice."""
-    keras = _keras()
+    keras = model_files.import_keras()
 
     inputs = keras.Input((input_size, input_size, 1), name="face")
-    x = classify.conv_blocks(inputs, [width, 2 * width, 4 * width, 8 * width])
-    return classify.softmax_head(inputs, x, num_classes, "fer_small_cnn", "emotion", learning_rate)
+    x = training.conv_blocks(inputs, [width, 2 * width, 4 * width, 8 * width])
+    return training.softmax_head(inputs, x, num_classes, "fer_small_cnn", "emotion", learning_rate)
 
 
 def train(model, train_data: tuple[np.ndarray, np.ndarray], val_data: tuple[np.ndarray, np.ndarray],
@@ -387,13 +390,13 @@ def train(model, train_data: tuple[np.ndarray, np.ndarray], val_data: tuple[np.n
     """
     xt, yt = train_data
     xv, yv = val_data
-    xt = preprocess_faces(xt) if np.asarray(xt).dtype == np.uint8 else xt
-    xv = preprocess_faces(xv) if np.asarray(xv).dtype == np.uint8 else xv
+    xt = to_input(xt) if np.asarray(xt).dtype == np.uint8 else xt
+    xv = to_input(xv) if np.asarray(xv).dtype == np.uint8 else xv
     if isinstance(weights, str):
         if weights != "auto":
             raise ValueError(f"weights must be 'auto', None or a dict, got {weights!r}")
         weights = class_weights(yt)
-    return classify.fit(model, (xt, yt), (xv, yv), epochs=epochs, batch_size=batch_size, patience=patience,
+    return training.fit(model, (xt, yt), (xv, yv), epochs=epochs, batch_size=batch_size, patience=patience,
                         lr_patience=max(2, patience // 3), min_lr=1e-5, class_weight=weights,
                         checkpoint=checkpoint, verbose=verbose)
 
@@ -443,9 +446,9 @@ def predict_faces(model, x: np.ndarray, batch_size: int = 256, flip: bool = Fals
     """Class probabilities (N, classes) of a Keras model or a :class:`~course_utils.classify.FaceClassifier`
     for 48x48 faces: uint8 faces (preprocessed here) or the float32 network input.  ``flip=True``
     averages each face with its mirror image (see :func:`evaluate`)."""
-    if isinstance(model, classify.FaceClassifier):
+    if isinstance(model, FaceClassifier):
         model = model.model
-    xp = preprocess_faces(x) if np.asarray(x).dtype == np.uint8 else np.asarray(x)
+    xp = to_input(x) if np.asarray(x).dtype == np.uint8 else np.asarray(x)
     prob = np.asarray(model.predict(xp, batch_size=batch_size, verbose=0))
     if flip:
         mirrored = np.asarray(model.predict(np.ascontiguousarray(xp[:, :, ::-1]), batch_size=batch_size, verbose=0))
@@ -490,19 +493,20 @@ def show_confusion(report: EmotionReport, ax=None, normalize: bool = True):
 # ------------------------------------------------------------------------------ files and faces
 
 
-def save_model(model, path: str | Path, **info) -> Path:
-    """Save as ``.keras`` or ``.h5`` with a side-car naming :data:`EMOTIONS` and the versions
-    (:func:`course_utils.classify.save_model`)."""
-    return classify.save_model(model, path, EMOTIONS, **info)
+def save_model(model, path: str | Path, labels: Sequence[str] = EMOTIONS, *, include_optimizer: bool = False,
+               **info) -> Path:
+    """Save as ``.keras`` or ``.h5`` with a side-car naming the labels (:data:`EMOTIONS`) and the versions
+    (:func:`course_utils.model_files.save_model`, the same signature with the lesson's labels)."""
+    return model_files.save_model(model, path, labels, include_optimizer=include_optimizer, **info)
 
 
-def load_classifier(path: str | Path | None = None) -> classify.FaceClassifier:
+def load_classifier(path: str | Path | None = None) -> FaceClassifier:
     """The emotion classifier from ``path``, ``$COURSE_EMOTION_MODEL``, the course's reference model
-    ``models/emotion/emotion.keras``, or a Kaggle input (see :func:`course_utils.classify.find_model`)."""
-    return classify.FaceClassifier.load(classify.find_model("emotion", path), labels=EMOTIONS)
+    ``models/emotion/emotion.keras``, or a Kaggle input (see :func:`course_utils.model_files.find_model`)."""
+    return FaceClassifier.load(model_files.find_model("emotion", path), labels=EMOTIONS)
 
 
 def predict_emotions(model, image: ImageLike, faces, margin: float = 0.1) -> list[tuple[str, float]]:
     """``(label, probability)`` for each detected face of ``image`` (an empty list for no face)."""
-    clf = model if isinstance(model, classify.FaceClassifier) else classify.FaceClassifier(model, EMOTIONS, margin)
+    clf = model if isinstance(model, FaceClassifier) else FaceClassifier(model, EMOTIONS, margin)
     return [(item.label, item.probability) for item in clf.classify(image, faces)]

@@ -6,7 +6,7 @@ Keras that understands every argument the saving Keras wrote: a file saved by Ke
 Kaggle's Keras 3.8 (``GlorotUniform.__init__() got an unexpected keyword argument 'input_axes'``).
 The weights themselves are plain arrays that any version reads.
 
-So when :func:`course_utils.classify.load_model` cannot deserialise a file because of the Keras
+So when :func:`course_utils.model_files.load_model` cannot deserialise a file because of the Keras
 version, it calls :func:`load_rebuilt`: the side-car ``<file>.json`` names the function that builds
 the network by code and its arguments, for example::
 
@@ -176,8 +176,8 @@ DESERIALISATION_ERRORS = (TypeError, ValueError, KeyError, AttributeError)
 
 
 def versions_differ(saved: dict, here: dict) -> bool:
-    """Whether the Keras that saved a file (``classify.file_versions``) is another one than this
-    environment's (``classify.runtime_versions``)."""
+    """Whether the Keras that saved a file (``model_files.file_versions``) is another one than this
+    environment's (``model_files.runtime_versions``)."""
     return saved.get("keras") != here.get("keras")
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from .detection import Face
 from .images import ImageLike, load_image
+from .model_files import ModelNotFoundError
 
 #: Environment variable: a folder holding dlib's ``.dat`` model files (overrides the package).
 MODELS_ENV_VAR = "COURSE_DLIB_MODELS"
@@ -49,14 +50,8 @@ LANDMARK_GROUPS: dict[str, range] = {
 }
 #: Groups drawn as closed outlines.
 CLOSED_GROUPS = ("left_eye", "right_eye", "outer_lips", "inner_lips")
-#: The 5-point model's order: outer and inner corner of the image-left eye, then of the right eye, then below the nose.
-FIVE_POINT_NAMES = ("right_eye_outer", "right_eye_inner", "left_eye_outer", "left_eye_inner", "nose_base")
 
 LANDMARK_BACKENDS = ("dlib", "face_alignment")
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """A model file that is not on this machine; the message says how to get it."""
 
 
 def model_path(name: int | str = 68) -> Path:

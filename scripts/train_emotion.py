@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
-from course_utils import classify, emotion  # noqa: E402
+from course_utils import emotion, training  # noqa: E402
 
 
 def shared_data() -> Path:
@@ -82,7 +82,7 @@ def main() -> int:
             return 1
         model = keras.models.load_model(ckpt)
     else:
-        xf, xv = emotion.preprocess_faces(x[tr]), emotion.preprocess_faces(x[va])
+        xf, xv = emotion.to_input(x[tr]), emotion.to_input(x[va])
         start_accuracy = None
         if args.resume and ckpt.exists():
             model = keras.models.load_model(ckpt)
@@ -103,7 +103,7 @@ def main() -> int:
             schedule = [lr for lr, n in args.lr_steps for _ in range(n)]
             epochs, lr_patience = len(schedule), len(schedule) + 1  # the schedule alone sets the rate
             callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _lr: schedule[epoch]))
-        classify.fit(model, (xf, y[tr]), (xv, y[va]), epochs=epochs, batch_size=args.batch_size,
+        training.fit(model, (xf, y[tr]), (xv, y[va]), epochs=epochs, batch_size=args.batch_size,
                      patience=args.patience, lr_patience=lr_patience, min_lr=1e-5,
                      class_weight=emotion.class_weights(y[tr]), checkpoint=ckpt, checkpoint_above=start_accuracy,
                      verbose=2, extra_callbacks=callbacks)

@@ -7,19 +7,20 @@ import numpy as np
 import pytest
 
 import course_utils as cu
-from course_utils import classify
-from course_utils.classify import FaceClassifier, ModelNotFoundError, faces_to_input, find_model
+from course_utils import classify, model_files, runtime, training
+from course_utils.classify import FaceClassifier, to_input
+from course_utils.model_files import ModelNotFoundError, find_model
 
 
-def test_faces_to_input_gray_and_rgb():
+def test_to_input_gray_and_rgb():
     crops = [np.full((100, 80, 3), 255, np.uint8), np.zeros((30, 30), np.uint8)]
-    gray = faces_to_input(crops, 48, 1)
-    rgb = faces_to_input(crops, 64, 3)
+    gray = to_input(crops, 48, 1)
+    rgb = to_input(crops, 64, 3)
     assert gray.shape == (2, 48, 48, 1) and rgb.shape == (2, 64, 64, 3)
     assert gray.dtype == rgb.dtype == np.float32
     assert gray[0].min() == pytest.approx(1.0) and rgb[1].max() == 0.0
     with pytest.raises(ValueError, match="channels"):
-        faces_to_input(crops, 48, 2)
+        to_input(crops, 48, 2)
 
 
 def _touch(path):
@@ -55,15 +56,15 @@ def test_find_model_says_where_it_looked_and_how_to_get_one(tmp_path):
 def test_broken_side_car_is_a_clear_error(tmp_path):
     model = tmp_path / "m.keras"
     model.write_bytes(b"")
-    classify.sidecar_path(model).write_text("{not json")
+    model_files.sidecar_path(model).write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
-        classify.read_sidecar(model)
-    assert classify.read_sidecar(tmp_path / "other.keras") is None
+        model_files.read_sidecar(model)
+    assert model_files.read_sidecar(tmp_path / "other.keras") is None
 
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    keras = classify._keras()
+    keras = model_files.import_keras()
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.GlobalAveragePooling2D()(inputs)
     return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
@@ -81,7 +82,7 @@ def test_classifier_checks_labels_and_input_and_handles_no_face(tiny_model, astr
     (item,) = clf.classify(astronaut, [face])
     assert item.label in ("a", "b") and 0.5 <= item.probability <= 1.0
     assert str(item).startswith(item.label) and "(180, 60, 290, 200)" in str(item)
-    keras = classify._keras()
+    keras = model_files.import_keras()
     vec = keras.Input((10,))
     flat = keras.Model(vec, keras.layers.Dense(2)(vec))
     with pytest.raises(ValueError, match="square gray or RGB"):
@@ -89,15 +90,30 @@ def test_classifier_checks_labels_and_input_and_handles_no_face(tiny_model, astr
 
 
 @pytest.mark.slow
+def test_a_new_model_replaces_what_was_built_from_the_old_one(tiny_model):
+    keras = model_files.import_keras()
+    clf = FaceClassifier(tiny_model, ("a", "b"), engine="tensorflow")
+    crops = [np.full((32, 32, 3), 200, np.uint8)]
+    clf.predict_crops(crops)
+    assert clf._fn is not None and clf._lite is False
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    other = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", bias_initializer="ones")(x))
+    clf.model = other
+    assert clf._fn is None and clf._lite is None and (clf.size, clf.channels) == (48, 1)
+    np.testing.assert_allclose(clf.predict_crops(crops), other.predict(clf.to_input(crops), verbose=0), atol=1e-6)
+
+
+@pytest.mark.slow
 def test_save_load_round_trip_with_labels(tiny_model, tmp_path):
     with pytest.raises(ValueError, match="1 labels for a model with 2 outputs"):
-        classify.save_model(tiny_model, tmp_path / "m.keras", ["only"])
-    path = classify.save_model(tiny_model, tmp_path / "m.keras", ["no", "yes"], margin=0.25)
-    meta = json.loads(classify.sidecar_path(path).read_text())
+        model_files.save_model(tiny_model, tmp_path / "m.keras", ["only"])
+    path = model_files.save_model(tiny_model, tmp_path / "m.keras", ["no", "yes"], margin=0.25)
+    meta = json.loads(model_files.sidecar_path(path).read_text())
     assert meta["labels"] == ["no", "yes"] and meta["margin"] == 0.25
     clf = FaceClassifier.load(path)
     assert clf.labels == ("no", "yes") and clf.margin == 0.25 and clf.name == "m"
-    classify.sidecar_path(path).unlink()
+    model_files.sidecar_path(path).unlink()
     with pytest.raises(ValueError, match="pass labels="):
         FaceClassifier.load(path)
     assert FaceClassifier.load(path, labels=["x", "y"]).labels == ("x", "y")
@@ -106,13 +122,13 @@ def test_save_load_round_trip_with_labels(tiny_model, tmp_path):
 @pytest.mark.slow
 def test_few_faces_run_on_litert_with_tensorflows_outputs(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
-    keras = classify._keras()
+    keras = model_files.import_keras()
     keras.utils.set_random_seed(0)
     inputs = keras.Input((24, 24, 1))
     x = keras.layers.Conv2D(4, 3, activation="relu")(keras.layers.RandomFlip("horizontal")(inputs))
     x = keras.layers.BatchNormalization()(x)
     out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
-    path = classify.save_model(keras.Model(inputs, out), tmp_path / "m.keras", ["a", "b", "c"])
+    path = model_files.save_model(keras.Model(inputs, out), tmp_path / "m.keras", ["a", "b", "c"])
     fast, slow = FaceClassifier.load(path), FaceClassifier.load(path)
     slow.engine = "tensorflow"
     crops = [np.random.default_rng(i).integers(0, 256, (30, 30, 3), dtype=np.uint8) for i in range(20)]
@@ -135,7 +151,7 @@ def test_few_faces_run_on_litert_with_tensorflows_outputs(tmp_path, monkeypatch)
     def broken(model):
         raise RuntimeError("unsupported op")
 
-    monkeypatch.setattr(classify, "to_litert", broken)  # a model LiteRT cannot take: TensorFlow, with a warning
+    monkeypatch.setattr(runtime, "to_litert", broken)  # a model LiteRT cannot take: TensorFlow, with a warning
     fallback = FaceClassifier(fast.model, fast.labels)
     with pytest.warns(RuntimeWarning, match="unsupported op"):
         probs = fallback.predict_crops(crops[:2])
@@ -168,14 +184,14 @@ def test_draw_faces_takes_one_colour_per_face(group):
 @pytest.mark.parametrize("above, written", [(None, True), (1.01, False)])
 def test_fit_keeps_a_checkpoint_unless_an_epoch_beats_it(tmp_path, above, written):
     """A resumed run passes the accuracy of the model it loaded: a worse epoch never replaces it."""
-    keras = classify._keras()
+    keras = model_files.import_keras()
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, 64)
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     ckpt = tmp_path / "checkpoint.keras"
-    history = classify.fit(model, (x, y), (x, y), epochs=2, batch_size=32, patience=5, lr_patience=5,
+    history = training.fit(model, (x, y), (x, y), epochs=2, batch_size=32, patience=5, lr_patience=5,
                            checkpoint=ckpt, checkpoint_above=above)
     assert len(history.history["val_accuracy"]) == 2
     assert ckpt.exists() is written

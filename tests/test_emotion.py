@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from course_utils import emotion
+from course_utils import emotion, model_files
 
 
 def test_class_weights_lift_rare_classes_and_average_one():
@@ -27,9 +27,9 @@ def test_validation_split_is_stratified_and_disjoint():
     assert np.bincount(y[va], minlength=7)[1] == 3
 
 
-def test_preprocess_faces_accepts_rgb_and_gray_of_any_size():
+def test_to_input_accepts_rgb_and_gray_of_any_size():
     faces = [np.full((100, 80, 3), 255, np.uint8), np.zeros((48, 48), np.uint8)]
-    x = emotion.preprocess_faces(faces)
+    x = emotion.to_input(faces)
     assert x.shape == (2, 48, 48, 1) and x.dtype == np.float32
     assert x[0].min() == pytest.approx(1.0) and x[1].max() == 0.0
 
@@ -93,8 +93,9 @@ def test_missing_and_corrupt_model_files(tmp_path):
         emotion.load_model(tmp_path / "nope.keras")
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a zip")
-    with pytest.raises(emotion.ModelVersionError, match="not a readable Keras model"):
+    with pytest.raises(model_files.ModelFileError, match="not a readable Keras model") as err:
         emotion.load_model(junk)
+    assert not isinstance(err.value, emotion.ModelVersionError)  # a broken file, not another Keras
     with pytest.raises(ValueError, match=".keras or .h5"):
         emotion.save_model(object(), tmp_path / "m.pt")
 
@@ -111,7 +112,7 @@ def test_evaluate_reports_per_class_and_confusion(small_model):
     assert rep.accuracy == pytest.approx(np.trace(rep.confusion) / 30)
     assert emotion.predict_emotions(small_model, x[0], []) == []
     # flip: the mean of each face's and its mirror image's probabilities
-    xp = emotion.preprocess_faces(x)
+    xp = emotion.to_input(x)
     mean = (small_model.predict(xp, verbose=0) + small_model.predict(xp[:, :, ::-1], verbose=0)) / 2
     both = emotion.evaluate(small_model, x, y, flip=True)
     assert both.accuracy == pytest.approx((mean.argmax(1) == y).mean())
@@ -187,7 +188,7 @@ def test_reference_model_is_committed_small_and_loads():
 
 
 def cu_find(kind):
-    from course_utils.classify import find_model
+    from course_utils.model_files import find_model
 
     return find_model(kind, environ={}, kaggle_input="/nonexistent")
 

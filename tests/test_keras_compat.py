@@ -1,5 +1,5 @@
 """Reference models load on other Keras 3 versions: rebuilt by code, the saved architecture compared,
-the file's weights loaded (course_utils.keras_compat, through classify.load_model)."""
+the file's weights loaded (course_utils.keras_compat, through model_files.load_model)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import classify, keras_compat
+from course_utils import keras_compat, model_files
 
 ROOT = Path(__file__).resolve().parents[1]
 EMOTION = ROOT / "models" / "emotion" / "emotion.keras"
@@ -79,9 +79,9 @@ def _from_another_keras(src: Path, dst: Path, keras_version: str = "3.99.0") -> 
         z.writestr("metadata.json", json.dumps({"keras_version": keras_version}))
         z.writestr("config.json", json.dumps(config))
         z.writestr(keras_compat.WEIGHTS_FILE, weights)
-    side = classify.sidecar_path(src)
+    side = model_files.sidecar_path(src)
     if side.exists():
-        shutil.copy(side, classify.sidecar_path(dst))
+        shutil.copy(side, model_files.sidecar_path(dst))
     return dst
 
 
@@ -92,7 +92,7 @@ def small_mask_file(tmp_path_factory):
     model = mask.build_model(width=4)
     rng = np.random.default_rng(0)
     model.set_weights([rng.normal(0, 0.3, w.shape).astype(np.float32) for w in model.get_weights()])
-    path = classify.save_model(model, tmp_path_factory.mktemp("m") / "small.keras", list(mask.MASK_LABELS),
+    path = model_files.save_model(model, tmp_path_factory.mktemp("m") / "small.keras", list(mask.MASK_LABELS),
                                architecture={"builder": "course_utils.mask:build_model", "kwargs": {"width": 4}})
     return path, model
 
@@ -103,7 +103,7 @@ def test_a_file_from_another_keras_is_rebuilt_with_its_weights(small_mask_file, 
     future = _from_another_keras(path, tmp_path / "future.keras")
     with pytest.raises(TypeError):  # what Keras itself says about that file
         _keras().models.load_model(future, compile=False)
-    loaded = classify.load_model(future)
+    loaded = model_files.load_model(future)
     x = np.random.default_rng(1).random((4, 64, 64, 3)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
@@ -112,12 +112,12 @@ def test_a_file_from_another_keras_is_rebuilt_with_its_weights(small_mask_file, 
 def test_a_file_whose_network_differs_from_the_rebuilt_one_is_a_version_error(small_mask_file, tmp_path):
     path, _ = small_mask_file
     future = _from_another_keras(path, tmp_path / "future.keras")
-    side = classify.sidecar_path(future)
+    side = model_files.sidecar_path(future)
     meta = json.loads(side.read_text())
     meta["architecture"]["kwargs"] = {"width": 8}
     side.write_text(json.dumps(meta))
-    with pytest.raises(classify.ModelVersionError) as err:
-        classify.load_model(future)
+    with pytest.raises(model_files.ModelVersionError) as err:
+        model_files.load_model(future)
     msg = str(err.value)
     assert "saved with Keras 3.99.0" in msg and "Rebuilding it from its side-car failed too" in msg
     # the names carry Keras's counters of this session (conv2d_12 after other models were built)
@@ -129,9 +129,9 @@ def test_a_file_whose_network_differs_from_the_rebuilt_one_is_a_version_error(sm
 def test_a_file_without_an_architecture_record_keeps_the_step_0_message(small_mask_file, tmp_path):
     path, _ = small_mask_file
     future = _from_another_keras(path, tmp_path / "future.keras")
-    classify.sidecar_path(future).unlink()
-    with pytest.raises(classify.ModelVersionError, match="saved with Keras 3.99.0") as err:
-        classify.load_model(future)
+    model_files.sidecar_path(future).unlink()
+    with pytest.raises(model_files.ModelVersionError, match="saved with Keras 3.99.0") as err:
+        model_files.load_model(future)
     assert "Rebuilding" not in str(err.value)
 
 
@@ -140,8 +140,8 @@ def test_a_failure_under_the_same_keras_is_not_called_a_version_mismatch(small_m
     path, _ = small_mask_file
     broken = _from_another_keras(path, tmp_path / "broken.keras", keras_version=_keras().__version__)
     with pytest.raises(TypeError, match="argument_from_the_future") as err:
-        classify.load_model(broken)
-    assert not isinstance(err.value, classify.ModelVersionError)
+        model_files.load_model(broken)
+    assert not isinstance(err.value, model_files.ModelVersionError)
 
 
 @pytest.mark.slow
@@ -154,16 +154,16 @@ def test_errors_that_are_not_about_deserialising_pass_through(small_mask_file, m
 
     monkeypatch.setattr(keras.models, "load_model", out_of_memory)
     with pytest.raises(MemoryError, match="no room"):
-        classify.load_model(path)
+        model_files.load_model(path)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", [EMOTION, MASK], ids=["emotion", "mask"])
 def test_reference_models_rebuild_to_the_same_predictions(path, tmp_path):
     """What Kaggle's Keras 3.8 does with the reference files (it cannot deserialise 3.15's config)."""
-    reference = classify.load_model(path)
+    reference = model_files.load_model(path)
     future = _from_another_keras(path, tmp_path / path.name)
-    rebuilt = classify.load_model(future)
+    rebuilt = model_files.load_model(future)
     assert keras_compat.architecture_differences(keras_compat.saved_layers(path),
                                                  keras_compat.model_layers(rebuilt)) == []
     x = np.random.default_rng(2).random((8, *reference.input_shape[1:])).astype(np.float32)
@@ -171,4 +171,4 @@ def test_reference_models_rebuild_to_the_same_predictions(path, tmp_path):
 
 
 def _keras():
-    return classify._keras()
+    return model_files.import_keras()
