@@ -139,16 +139,19 @@ def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code} {exc.response.reason}"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return f"connection dropped mid-transfer ({_short(exc)})"
+        return f"connection dropped mid-transfer ({clip(exc, 160)})"
     if isinstance(exc, requests.Timeout):
         return f"no answer within {timeout:g} s (timeout)"
     if isinstance(exc, requests.ConnectionError):
-        return f"no connection: the server is unreachable or this machine is offline ({_short(exc)})"
-    return f"{type(exc).__name__}: {_short(exc)}"
+        return f"no connection: the server is unreachable or this machine is offline ({clip(exc, 160)})"
+    return f"{type(exc).__name__}: {clip(exc, 160)}"
 
 
-def _short(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split())
+def clip(text: object, limit: int) -> str:
+    """``text`` on one line (runs of white space become one space), cut to at most ``limit``
+    characters with ``...``.  The course's one clipping helper: download errors, the checker's
+    messages (:mod:`course_utils.homework`) and the grader's reports use it."""
+    text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -3,7 +3,7 @@
 ``python3 course.py release OUT`` leaves this file out of the student edition, with every
 ``solution.ipynb``; whatever imports it must cope with its absence (the tests then skip with a
 reason).  The reference answers themselves are not copied here: they are read from each
-``solution.ipynb`` (``course_utils.homework.solution_answers``).
+``solution.ipynb`` (``course_utils.tools.authoring.solution_answers``).
 """
 
 # ---------------------------------------------------------------------------- hw0_face_detection

@@ -26,12 +26,12 @@ ANSWERS = HOMEWORK.parent / "instructor_answers.py"
 def _answer_sets() -> tuple[dict[str, str] | None, dict[str, str] | None, dict[str, str] | None]:
     """(the solution's answers, two other honest answer sets), each ``None`` in a student release."""
     try:
-        from course_utils import homework as hw
+        from course_utils.tools import authoring
     except ModuleNotFoundError:  # run as a script from a clone without `pip install -e .`
         sys.path.insert(0, str(HOMEWORK.parents[1]))
-        from course_utils import homework as hw
-    correct = hw.solution_answers(hw.Homework(HOMEWORK))
-    extra = hw.load_instructor_answers(ANSWERS)
+        from course_utils.tools import authoring
+    correct = authoring.solution_answers(authoring.Homework(HOMEWORK))
+    extra = authoring.load_instructor_answers(ANSWERS)
     if extra is None:
         return correct, None, None
     return correct, extra.HW0_HONEST, extra.HW0_HONEST_NUMPY

@@ -246,14 +246,14 @@ def test_write_cells_rewrites_only_the_setup_cell_once(copies):
 
 
 def test_rewritten_homework_templates_still_match_their_solutions(copies):
-    from course_utils import homework
+    from course_utils.tools import authoring
 
     if not HW0_SOLUTION.exists():
-        pytest.skip(homework.NO_SOLUTIONS)
+        pytest.skip(authoring.NO_SOLUTIONS)
     _, template, solution = copies
-    drift = homework.check_drift(solution, template)  # [] on a commit; a solution being edited may differ
+    drift = authoring.check_drift(solution, template)  # [] on a commit; a solution being edited may differ
     assert bootstrap.write_cells([solution, template]) == [solution, template]
-    assert homework.check_drift(solution, template) == drift, "the rewrite made the template drift"
+    assert authoring.check_drift(solution, template) == drift, "the rewrite made the template drift"
 
 
 def test_every_course_notebook_has_a_setup_cell_to_rewrite():

@@ -15,13 +15,13 @@ import uuid
 
 import pytest
 
-from course_utils.tools import grading
-from course_utils import homework as hw
 from course_utils.env import REPO_ROOT
+from course_utils.tools import authoring
+from course_utils.tools import grading
 
 pytestmark = pytest.mark.slow
 
-HW0 = hw.find_homework("hw0_face_detection")
+HW0 = authoring.find_homework("hw0_face_detection")
 CELL_TIMEOUT = 60  # the first detection (TensorFlow start-up) takes ~10 s alone, 30-40 s on a busy 2-core machine
 
 
@@ -40,7 +40,7 @@ def _demo():
 DEMO = _demo()
 #: False in a student release: no solution, no answer sets (the tests that need them skip).
 HAVE_ANSWERS = DEMO.CORRECT is not None
-needs_solutions = pytest.mark.skipif(not HAVE_ANSWERS, reason=hw.NO_SOLUTIONS)
+needs_solutions = pytest.mark.skipif(not HAVE_ANSWERS, reason=authoring.NO_SOLUTIONS)
 
 
 def _tree(folder):

@@ -14,11 +14,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import homework as hw
-from course_utils.tools import grading
 from course_utils.env import REPO_ROOT
+from course_utils.tools import authoring
+from course_utils.tools import grading
+from course_utils.tools import kit as grading_kit
+from course_utils.tools import nbrun
+from course_utils.tools import rebuild
+from course_utils.tools import results
 
-HW0 = hw.find_homework("hw0_face_detection")
+HW0 = authoring.find_homework("hw0_face_detection")
 UNSANDBOXED = "none"
 #: The index of the first answer cell (q1-answer) in the template.
 Q1 = [c["id"] for c in json.loads(HW0.template.read_text())["cells"]].index("q1-answer")
@@ -59,10 +63,10 @@ def test_a_symlinked_submission_is_never_read(tmp_path):
     secret.write_text("TOP-SECRET-CONTENT")
     link = tmp_path / "jdoe.ipynb"
     link.symlink_to(secret)
-    with pytest.raises(grading.SubmissionError, match="symbolic link"):
-        grading.read_submission(link)
+    with pytest.raises(rebuild.SubmissionError, match="symbolic link"):
+        rebuild.read_submission(link)
     r = grading.grade_submission(HW0, link, sandbox=UNSANDBOXED)
-    assert "TOP-SECRET" not in grading.format_report(r) and "symbolic link" in r.error
+    assert "TOP-SECRET" not in results.format_report(r) and "symbolic link" in r.error
 
 
 def test_the_folder_reports_every_entry_it_does_not_grade(tmp_path):
@@ -93,16 +97,16 @@ def test_likely_duplicate_students_are_grouped():
 
 
 def test_csv_cells_never_start_a_formula(tmp_path):
-    r = grading.GradeResult("=HYPERLINK(\"http://evil\",\"x\")", "hw0", {"q1": True}, error="+cmd|' /C calc'!A0")
-    r2 = grading.GradeResult("@SUM(1)", "hw0", {"q1": False}, flags=["-2+3"])
-    r3 = grading.GradeResult("\tjdoe", "hw0", {"q1": False}, error="\rx")
-    path = grading.write_gradebook([r, r2, r3], tmp_path / "g.csv")
+    r = results.GradeResult("=HYPERLINK(\"http://evil\",\"x\")", "hw0", {"q1": True}, error="+cmd|' /C calc'!A0")
+    r2 = results.GradeResult("@SUM(1)", "hw0", {"q1": False}, flags=["-2+3"])
+    r3 = results.GradeResult("\tjdoe", "hw0", {"q1": False}, error="\rx")
+    path = results.write_gradebook([r, r2, r3], tmp_path / "g.csv")
     rows = list(csv.DictReader(path.open(newline="")))
     for row in rows:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), row
     assert {row["student"] for row in rows} == {"'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(1)", "'\tjdoe"}
-    assert grading.csv_cell(-1) == "-1" and grading.csv_cell("a=b") == "a=b"
+    assert results.csv_cell(-1) == "-1" and results.csv_cell("a=b") == "a=b"
 
 
 def test_files_are_written_atomically_and_never_through_a_link(tmp_path):
@@ -111,25 +115,25 @@ def test_files_are_written_atomically_and_never_through_a_link(tmp_path):
     feedback = tmp_path / "feedback"
     feedback.mkdir()
     (feedback / "jdoe.md").symlink_to(victim)  # planted by a submission
-    r = grading.GradeResult("jdoe", "hw0", {"q1": True})
-    grading.write_feedback(r, feedback / "jdoe.md")
+    r = results.GradeResult("jdoe", "hw0", {"q1": True})
+    results.write_feedback(r, feedback / "jdoe.md")
     assert victim.read_text() == "precious"
     assert not (feedback / "jdoe.md").is_symlink() and "feedback for jdoe" in (feedback / "jdoe.md").read_text()
     (tmp_path / "g.csv").symlink_to(victim)
-    grading.write_gradebook([r], tmp_path / "g.csv")
+    results.write_gradebook([r], tmp_path / "g.csv")
     assert victim.read_text() == "precious" and not (tmp_path / "g.csv").is_symlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["feedback", "g.csv", "victim.txt"]  # no temp files left
 
 
 def test_feedback_never_shows_solution_code_or_the_graders_paths(tmp_path):
-    kit = grading.Kit.load(HW0)
+    kit = grading_kit.Kit.load(HW0)
     if not kit.blocks:
-        pytest.skip(hw.NO_SOLUTIONS)
-    r = grading.GradeResult("jdoe", "hw0", {"q1": False})
+        pytest.skip(authoring.NO_SOLUTIONS)
+    r = results.GradeResult("jdoe", "hw0", {"q1": False})
     r.messages["q1"] = f"ValueError: {kit.blocks[2]} in {Path.home()}/secret and {sys.prefix}/lib"
     r.error = f"PermissionError: {REPO_ROOT}/course_utils/homework.py"
-    grading._scrub(r, kit)
-    text = grading.write_feedback(r, tmp_path / "jdoe.md").read_text()
+    results.scrub(r, kit.blocks)
+    text = results.write_feedback(r, tmp_path / "jdoe.md").read_text()
     assert kit.blocks[2] not in text and "<solution code removed>" in text
     for secret in (str(Path.home()), sys.prefix, str(REPO_ROOT)):
         assert secret not in text
@@ -143,11 +147,11 @@ def private_homework(tmp_path):
     home.mkdir()
     shutil.copy(HW0.reference, home / HW0.reference.name)
     shutil.copy(HW0.template, home / "template.ipynb")
-    return hw.Homework(home)
+    return authoring.Homework(home)
 
 
 def test_a_grading_that_damages_the_reference_costs_only_itself(private_homework, tmp_path, monkeypatch):
-    kit = grading.Kit.load(private_homework)
+    kit = grading_kit.Kit.load(private_homework)
     calls = []
 
     def fake_run(notebook, *, lib, cell_timeout, timeout, sandbox):
@@ -156,7 +160,7 @@ def test_a_grading_that_damages_the_reference_costs_only_itself(private_homework
             private_homework.reference.write_text("{")
         return {}, ""
 
-    monkeypatch.setattr(grading, "run_nbval", fake_run)
+    monkeypatch.setattr(grading_kit, "run_nbval", fake_run)
     sub = _write(tmp_path / "a.ipynb", _template())
     first = grading.grade_submission(kit, sub, sandbox=UNSANDBOXED)
     second = grading.grade_submission(kit, sub, student="b", sandbox=UNSANDBOXED)
@@ -165,7 +169,7 @@ def test_a_grading_that_damages_the_reference_costs_only_itself(private_homework
 
 
 def test_a_grading_that_changes_its_library_copy_is_zeroed(private_homework, tmp_path, monkeypatch):
-    kit = grading.Kit.load(private_homework)
+    kit = grading_kit.Kit.load(private_homework)
 
     def fake_run(notebook, *, lib, cell_timeout, timeout, sandbox):
         target = lib / "course_utils" / "homework.py"
@@ -174,7 +178,7 @@ def test_a_grading_that_changes_its_library_copy_is_zeroed(private_homework, tmp
         target.write_text(target.read_text() + "\ncheck = lambda *a, **k: print(a[0] + ': PASS')\n")
         return {i: (True, "") for i in range(40)}, ""
 
-    monkeypatch.setattr(grading, "run_nbval", fake_run)
+    monkeypatch.setattr(grading_kit, "run_nbval", fake_run)
     r = grading.grade_submission(kit, _write(tmp_path / "a.ipynb", _template()), sandbox=UNSANDBOXED)
     assert r.score == 0 and "changed the grader's copy of the course library" in r.flags[-1]
     assert "course_utils/homework.py" in r.error
@@ -189,17 +193,17 @@ def test_a_grader_failure_on_one_submission_is_its_grade_and_the_gradebook_is_co
     def flaky(homework, submission, **kwargs):
         if "bob" in str(submission):
             raise MemoryError("the grader ran out of memory")
-        return grading.GradeResult(grading._stem(Path(submission).name), "hw0_face_detection",
+        return results.GradeResult(grading._stem(Path(submission).name), "hw0_face_detection",
                                    {n: True for n in homework.names})
 
     monkeypatch.setattr(grading, "grade_submission", flaky)
     out = tmp_path / "grades" / "gradebook.csv"
-    results = grading.grade_folder(HW0, subs, out=out, sandbox="none", allow_unsandboxed=True, verbose=False)
+    graded = grading.grade_folder(HW0, subs, out=out, sandbox="none", allow_unsandboxed=True, verbose=False)
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     assert sorted(rows) == ["alice", "bob", "carol"]
     assert rows["bob"]["score"] == "0.00" and "MemoryError" in rows["bob"]["error"]
     assert rows["alice"]["score"] == "1.00" and (out.parent / "feedback" / "bob.md").exists()
-    assert "3 graded" in (out.parent / "report.txt").read_text() and len(results) == 3
+    assert "3 graded" in (out.parent / "report.txt").read_text() and len(graded) == 3
 
 
 def test_bulk_grading_refuses_to_run_unsandboxed_unless_asked(tmp_path, monkeypatch, capsys):
@@ -219,11 +223,11 @@ def test_a_run_imports_the_kits_copy_of_the_library_not_the_repositorys(tmp_path
     editable mode): the run's PYTHONPATH and working folder put its own copy first, compiled."""
     import subprocess
 
-    kit = grading.Kit.load(HW0)
+    kit = grading_kit.Kit.load(HW0)
     lib, work = tmp_path / "lib", tmp_path / "work"
     work.mkdir()
     kit.write_lib(lib)
-    env = grading._subprocess_env(str(work), str(lib), "marker")
+    env = nbrun._subprocess_env(str(work), str(lib), "marker")
     code = "import course_utils.homework as h, sys; print(h.__file__, h.__cached__)"
     done = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True)
     module, cached = done.stdout.split()
@@ -231,4 +235,4 @@ def test_a_run_imports_the_kits_copy_of_the_library_not_the_repositorys(tmp_path
     assert (lib / "course_utils" / "__pycache__").is_dir() and kit.changed_in(lib) == []
     assert set(env) >= {"HOME", "PATH", "PYTHONPATH"} and env["HOME"].startswith(str(work))
     assert not any(v.startswith(str(Path.home()) + "/") for k, v in env.items() if k != "PATH")
-    grading._make_removable(tmp_path)
+    grading_kit.make_removable(tmp_path)

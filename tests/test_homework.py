@@ -10,19 +10,23 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils.tools import grading
 from course_utils import homework as hw
+from course_utils.tools import authoring
+from course_utils.tools import grading
+from course_utils.tools import notebook as nbk
+from course_utils.tools import rebuild
+from course_utils.tools import results
 
-HW0 = hw.find_homework("hw0_face_detection")
+HW0 = authoring.find_homework("hw0_face_detection")
 
 
-needs_solutions = pytest.mark.skipif(not HW0.has_solution, reason=hw.NO_SOLUTIONS)
+needs_solutions = pytest.mark.skipif(not HW0.has_solution, reason=authoring.NO_SOLUTIONS)
 
 
 @pytest.fixture(scope="module")
 def solution():
     if not HW0.has_solution:
-        pytest.skip(hw.NO_SOLUTIONS)
+        pytest.skip(authoring.NO_SOLUTIONS)
     return nbformat.read(str(HW0.solution), as_version=4)
 
 
@@ -38,7 +42,7 @@ def template():
 
 
 def _answers(nb):
-    return [c for c in nb.cells if hw.is_solution(c)]
+    return [c for c in nb.cells if nbk.is_solution(c)]
 
 
 # ------------------------------------------------------------------------------ checker
@@ -108,23 +112,23 @@ def test_long_values_are_shortened_in_messages():
 
 
 def test_stub_replaces_the_whole_cell_or_only_the_marked_lines():
-    assert hw.stub_source("x = 1\ny = 2") == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert authoring.stub_source("x = 1\ny = 2") == "# YOUR CODE HERE\nraise NotImplementedError()"
     src = "img = load()\n### BEGIN SOLUTION\nfaces = detect(img)\n### END SOLUTION\nprint(1)"
-    assert hw.stub_source(src) == "img = load()\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(1)"
+    assert authoring.stub_source(src) == "img = load()\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(1)"
     src = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
-    assert hw.stub_source(src) == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    assert authoring.stub_source(src) == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
 
 
 def test_template_hides_answers_and_stores_no_outputs_at_all(solution):
     before = copy.deepcopy(solution)
-    tpl = hw.make_template(solution)
+    tpl = authoring.make_template(solution)
     assert solution == before  # the solution is not changed
     assert [c.get("id") for c in tpl.cells] == [c.get("id") for c in solution.cells]
     for mine, ref in zip(tpl.cells, solution.cells):
-        if hw.is_solution(mine):
+        if nbk.is_solution(mine):
             assert "raise NotImplementedError()" in mine.source and "# YOUR CODE HERE" in mine.source
             assert "detect_faces(img)" not in mine.source and "BEGIN SOLUTION" not in mine.source
-        elif mine.cell_type == "code" and hw.is_check(mine):
+        elif mine.cell_type == "code" and nbk.is_check(mine):
             assert mine.source == ref.source and ref.outputs  # the solution's check printed q1: PASS ...
             assert mine.outputs == [] and mine.execution_count is None  # ... its template shows nothing
         elif mine.cell_type == "code":
@@ -136,62 +140,62 @@ def test_template_hides_answers_and_stores_no_outputs_at_all(solution):
 def test_markdown_answer_cells_become_a_prompt():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("The answer is 42.")])
     nb.cells[0].metadata["tags"] = ["solution"]
-    assert hw.make_template(nb).cells[0].source == hw.MARKDOWN_STUB
+    assert authoring.make_template(nb).cells[0].source == authoring.MARKDOWN_STUB
 
 
 def test_solution_is_a_valid_reference_with_five_checks(solution):
-    assert hw.validate_solution(solution) == []
-    assert hw.expected_checks(solution) == ["q1", "q2", "q3", "q4", "q5"]
+    assert authoring.validate_solution(solution) == []
+    assert nbk.expected_checks(solution) == ["q1", "q2", "q3", "q4", "q5"]
     assert len(_answers(solution)) == 5
 
 
 def test_committed_templates_show_no_check_output():
-    for name in hw.homework_names():
-        nb = nbformat.read(str(hw.find_homework(name).template), as_version=4)
+    for name in authoring.homework_names():
+        nb = nbformat.read(str(authoring.find_homework(name).template), as_version=4)
         assert [c.id for c in nb.cells if c.cell_type == "code" and (c.outputs or c.execution_count)] == []
         assert "PASS" not in "".join(str(c.get("outputs", "")) for c in nb.cells)
 
 
 def test_check_names_come_from_the_check_cells_source_not_from_stored_outputs(template):
-    assert hw.expected_checks(template) == ["q1", "q2", "q3", "q4", "q5"]  # the template stores no outputs
+    assert nbk.expected_checks(template) == ["q1", "q2", "q3", "q4", "q5"]  # the template stores no outputs
     autosaved = copy.deepcopy(template)  # JupyterLab saved it after a run: failures and stray PASS lines
     for cell in autosaved.cells:
-        if hw.is_check(cell):
+        if nbk.is_check(cell):
             cell.outputs = [nbformat.v4.new_output("stream", text="q9: PASS\n")]
-    assert hw.expected_checks(autosaved) == ["q1", "q2", "q3", "q4", "q5"]
+    assert nbk.expected_checks(autosaved) == ["q1", "q2", "q3", "q4", "q5"]
     cell = nbformat.v4.new_code_cell('x = 1\ncourse_utils.check(name="b.2", value=x)\ncheck("a_1", x, expected=1)')
-    assert hw.check_names(cell) == ["b.2", "a_1"]
+    assert nbk.check_names(cell) == ["b.2", "a_1"]
     for src in ("cu.check(NAME, 1)", "cu.check(f'q{i}', 1)", "cu.check('q 1', 1)", "def (:", "print('q1: PASS')"):
-        assert hw.check_names(nbformat.v4.new_code_cell(src)) == [], src
+        assert nbk.check_names(nbformat.v4.new_code_cell(src)) == [], src
 
 
 def test_graded_check_cells_expect_a_pass_line_built_from_their_source(template):
-    graded, _, _ = grading.build_graded_notebook(template, template)
-    checks = [c for c in graded.cells if hw.is_check(c)]
+    graded, _, _ = rebuild.build_graded_notebook(template, template)
+    checks = [c for c in graded.cells if nbk.is_check(c)]
     assert [c.outputs[0]["text"] for c in checks] == [f"q{i}: PASS\n" for i in range(1, 6)]
     assert {c.execution_count for c in checks} == {1}  # nbval compares them
 
 
 def test_source_that_is_not_text_is_a_clear_error():
-    with pytest.raises(hw.NotebookError, match="source that is not text .int."):
-        hw._source({"id": "q1-answer", "source": 42})
-    assert hw._source({"source": ["a\n", "b"]}) == "a\nb"
+    with pytest.raises(nbk.NotebookError, match="source that is not text .int."):
+        nbk.cell_source({"id": "q1-answer", "source": 42})
+    assert nbk.cell_source({"source": ["a\n", "b"]}) == "a\nb"
 
 
 def test_solution_blocks_are_the_hidden_lines():
-    assert hw.solution_blocks("x = 1\n### BEGIN SOLUTION\ny = 2\nz = 3\n### END SOLUTION\nprint(z)") == ["y = 2\nz = 3"]
-    assert hw.solution_blocks("a = 1\n") == ["a = 1"]
-    assert hw.solution_blocks("### BEGIN SOLUTION\n### END SOLUTION") == []
+    assert authoring.solution_blocks("x = 1\n### BEGIN SOLUTION\ny = 2\nz = 3\n### END SOLUTION\nprint(z)") == ["y = 2\nz = 3"]
+    assert authoring.solution_blocks("a = 1\n") == ["a = 1"]
+    assert authoring.solution_blocks("### BEGIN SOLUTION\n### END SOLUTION") == []
 
 
 def test_validate_solution_lists_what_is_wrong(solution, tmp_path):
     nb = copy.deepcopy(solution)
-    checks = [c for c in nb.cells if hw.is_check(c)]
+    checks = [c for c in nb.cells if nbk.is_check(c)]
     checks[0].execution_count = None
     checks[1].outputs = []
     checks[2].source = checks[2].source.replace('"q3"', '"q4"')  # q4 twice
     checks[4].source = "name = 'q5'\ncu.check(name, True)"  # a name that is not a literal
-    problems = hw.validate_solution(nb)
+    problems = authoring.validate_solution(nb)
     assert any("not executed" in p for p in problems)
     assert any("exactly q2: PASS, found 0" in p for p in problems)
     assert any("used twice: q4" in p for p in problems)
@@ -199,25 +203,25 @@ def test_validate_solution_lists_what_is_wrong(solution, tmp_path):
     bad = tmp_path / "solution.ipynb"
     nbformat.write(nb, str(bad))
     with pytest.raises(ValueError, match="not ready"):
-        hw.write_template(bad)
+        authoring.write_template(bad)
     assert not (tmp_path / "template.ipynb").exists()
 
 
 @needs_solutions
-@pytest.mark.parametrize("name", hw.homework_names())
+@pytest.mark.parametrize("name", authoring.homework_names())
 def test_committed_templates_match_their_solutions(name):
-    home = hw.find_homework(name)
-    assert hw.check_drift(home.solution, home.template) == []
+    home = authoring.find_homework(name)
+    assert authoring.check_drift(home.solution, home.template) == []
 
 
 def _edited_copy(tmp_path, edit):
     if not HW0.has_solution:
-        pytest.skip(hw.NO_SOLUTIONS)
+        pytest.skip(authoring.NO_SOLUTIONS)
     shutil.copy(HW0.solution, tmp_path / "solution.ipynb")
     nb = nbformat.read(str(HW0.template), as_version=4)
     edit(nb)
     nbformat.write(nb, str(tmp_path / "template.ipynb"))
-    return hw.check_drift(tmp_path / "solution.ipynb", tmp_path / "template.ipynb")
+    return authoring.check_drift(tmp_path / "solution.ipynb", tmp_path / "template.ipynb")
 
 
 def test_drift_check_catches_an_edited_template(tmp_path):
@@ -254,15 +258,15 @@ def test_drift_check_catches_an_edited_template(tmp_path):
     assert _edited_copy(tmp_path, only_metadata) == ["metadata or formatting differs",
                                                      f"regenerate it: python3 course.py grade make-template {tmp_path}"]
     (tmp_path / "template.ipynb").write_text("{not json")
-    assert "not a readable notebook" in hw.check_drift(tmp_path / "solution.ipynb", tmp_path / "template.ipynb")[0]
+    assert "not a readable notebook" in authoring.check_drift(tmp_path / "solution.ipynb", tmp_path / "template.ipynb")[0]
 
 
 def test_find_homework_by_name_prefix_or_folder():
-    assert hw.find_homework("hw0").path == HW0.path
-    assert hw.find_homework(HW0.path).name == "hw0_face_detection"
+    assert authoring.find_homework("hw0").path == HW0.path
+    assert authoring.find_homework(HW0.path).name == "hw0_face_detection"
     assert HW0.reference == (HW0.solution if HW0.has_solution else HW0.template)
     with pytest.raises(ValueError, match="hw0_face_detection"):
-        hw.find_homework("hw99")
+        authoring.find_homework("hw99")
 
 
 # ------------------------------------------------------------------------------ graded notebook
@@ -271,19 +275,19 @@ def test_find_homework_by_name_prefix_or_folder():
 def test_graded_notebook_takes_only_the_answer_code_from_a_submission(reference, template):
     sub = copy.deepcopy(template)
     for cell in sub.cells:
-        if hw.is_check(cell):
+        if nbk.is_check(cell):
             cell.source = "print('q1: PASS')"  # edited checks do not count ...
         elif cell.cell_type == "code":
             cell.outputs = [nbformat.v4.new_output("stream", text="faked\n")]  # ... nor pasted outputs
     _answers(sub)[0].source = "n_faces = 4"
-    graded, notes, flags = grading.build_graded_notebook(reference, sub)
+    graded, notes, flags = rebuild.build_graded_notebook(reference, sub)
     assert notes == ["answers matched by cell ids"] and flags == []
     for g, ref in zip(graded.cells, reference.cells):
-        if hw.is_check(g):
-            assert g.source == ref.source and g.outputs == hw.pass_output(hw.check_names(ref))
+        if nbk.is_check(g):
+            assert g.source == ref.source and g.outputs == nbk.pass_output(nbk.check_names(ref))
         elif g.cell_type == "code":
             assert g.outputs == [] and g.execution_count is None
-            if not hw.is_solution(g):
+            if not nbk.is_solution(g):
                 assert g.source == ref.source
     assert _answers(graded)[0].source == "n_faces = 4"
     assert _answers(graded)[1].source == _answers(template)[1].source
@@ -294,11 +298,11 @@ def test_answers_are_found_by_tags_or_by_position_when_ids_change(reference):
     sub = copy.deepcopy(solution)
     for i, cell in enumerate(sub.cells):
         cell.id = f"new-{i}"
-    _, notes, _ = grading.build_graded_notebook(solution, sub)
+    _, notes, _ = rebuild.build_graded_notebook(solution, sub)
     assert notes == ["answers matched by the order of the cells tagged 'solution'"]
     for cell in sub.cells:
         cell.metadata.pop("tags", None)
-    graded, notes, _ = grading.build_graded_notebook(solution, sub)
+    graded, notes, _ = rebuild.build_graded_notebook(solution, sub)
     assert notes == ["answers matched by cell positions"]
     assert [c.source for c in _answers(graded)] == [c.source for c in _answers(solution)]
 
@@ -308,7 +312,7 @@ def test_missing_answer_cells_are_graded_as_stubs(reference):
     sub = copy.deepcopy(solution)
     next(c for c in sub.cells if c.get("id") == "q1-answer").source = "n_faces = 4"
     sub.cells = [c for c in sub.cells if c.get("id") != "q2-answer"][:-3]
-    graded, notes, _ = grading.build_graded_notebook(solution, sub)
+    graded, notes, _ = rebuild.build_graded_notebook(solution, sub)
     assert any("q2-answer is missing" in n for n in notes)
     assert "raise NotImplementedError()" in next(c for c in graded.cells if c.get("id") == "q2-answer").source
     assert next(c for c in graded.cells if c.get("id") == "q1-answer").source == "n_faces = 4"
@@ -316,12 +320,12 @@ def test_missing_answer_cells_are_graded_as_stubs(reference):
 
 def test_answers_that_tamper_with_the_checker_are_flagged(reference):
     solution = reference
-    assert hw.suspicious_code("cu.check = lambda *a, **k: print(a[0] + ': PASS')")
-    assert hw.suspicious_code("import sys; sys.modules['course_utils'] = None")
-    assert hw.suspicious_code("big = max(faces, key=lambda f: f.area)") == []
+    assert rebuild.suspicious_code("cu.check = lambda *a, **k: print(a[0] + ': PASS')")
+    assert rebuild.suspicious_code("import sys; sys.modules['course_utils'] = None")
+    assert rebuild.suspicious_code("big = max(faces, key=lambda f: f.area)") == []
     sub = copy.deepcopy(solution)
     _answers(sub)[0].source = "cu.check = lambda name, *a, **k: print(f'{name}: PASS')"
-    _, _, flags = grading.build_graded_notebook(solution, sub)
+    _, _, flags = rebuild.build_graded_notebook(solution, sub)
     assert flags == ["answer cell q1-answer redefines the checker", "answer cell q1-answer prints a PASS line"]
 
 
@@ -330,8 +334,8 @@ def test_invalid_submissions_are_refused_with_a_reason(tmp_path):
                                ("broken", '{"cells": [', "not a valid notebook")]:
         p = tmp_path / f"{name}.ipynb"
         p.write_text(text)
-        with pytest.raises(grading.SubmissionError, match=reason):
-            grading.read_submission(p)
+        with pytest.raises(rebuild.SubmissionError, match=reason):
+            rebuild.read_submission(p)
         r = grading.grade_submission(HW0, p)  # no kernel is started for these
         assert r.score == 0 and reason in r.error and r.total == 5
         assert all(reason in m for m in r.messages.values())
@@ -341,14 +345,14 @@ def test_invalid_submissions_are_refused_with_a_reason(tmp_path):
 
 
 def _result(student, passed, error=""):
-    r = grading.GradeResult(student, "hw0_face_detection", {n: i < passed for i, n in enumerate(["q1", "q2", "q3"])},
+    r = results.GradeResult(student, "hw0_face_detection", {n: i < passed for i, n in enumerate(["q1", "q2", "q3"])},
                             error=error, seconds=1.25)
     r.messages = {n: "got 3, expected 4. Hint: count" for n, ok in r.checks.items() if not ok}
     return r
 
 
 def test_gradebook_has_a_row_per_student_and_a_column_per_check(tmp_path):
-    path = grading.write_gradebook([_result("bob", 1), _result("alice", 3)], tmp_path / "g.csv")
+    path = results.write_gradebook([_result("bob", 1), _result("alice", 3)], tmp_path / "g.csv")
     rows = list(csv.DictReader(path.open()))
     assert list(rows[0]) == ["student", "homework", "q1", "q2", "q3", "passed", "total", "score",
                              "seconds", "error", "flags"]
@@ -357,10 +361,10 @@ def test_gradebook_has_a_row_per_student_and_a_column_per_check(tmp_path):
 
 
 def test_feedback_lists_each_check_and_what_to_fix(tmp_path):
-    text = grading.write_feedback(_result("bob", 1, error="the kernel died"), tmp_path / "bob.md").read_text()
+    text = results.write_feedback(_result("bob", 1, error="the kernel died"), tmp_path / "bob.md").read_text()
     assert "**Score: 1/3** (33%)" in text and "the kernel died" in text
     assert "| q1 | PASS |  |" in text and "| q2 | FAIL | got 3, expected 4. Hint: count |" in text
-    report = grading.format_report(_result("bob", 1))
+    report = results.format_report(_result("bob", 1))
     assert report.splitlines()[0] == "hw0_face_detection · bob: 1/3 checks passed (score 0.33)"
 
 

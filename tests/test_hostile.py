@@ -21,17 +21,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils.tools import authoring
 from course_utils.tools import grading
-from course_utils import homework as hw
+from course_utils.tools import nbrun
 from course_utils.tools import sandbox as sbx
 
-HW0 = hw.find_homework("hw0_face_detection")
+HW0 = authoring.find_homework("hw0_face_detection")
 REPO = Path(grading.__file__).resolve().parents[2]
-CORRECT = hw.solution_answers(HW0)
+CORRECT = authoring.solution_answers(HW0)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sbx.detect().isolated, reason=f"needs a sandbox: {sbx.detect().why}"),
-              pytest.mark.skipif(CORRECT is None, reason=hw.NO_SOLUTIONS)]
+              pytest.mark.skipif(CORRECT is None, reason=authoring.NO_SOLUTIONS)]
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
@@ -129,7 +130,7 @@ def _sha(path: Path) -> str:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     if CORRECT is None:
-        pytest.skip(hw.NO_SOLUTIONS)
+        pytest.skip(authoring.NO_SOLUTIONS)
     return grade_all(tmp_path_factory)
 
 
@@ -217,7 +218,7 @@ def test_attacks_on_files_outside_their_sandbox_changed_nothing(run):
 
 
 def test_no_process_outlives_grading_and_the_gradebook_stays_intact(run):
-    assert grading.processes_with("TAG", run["tag"]) == []
+    assert nbrun.processes_with("TAG", run["tag"]) == []
     assert run["out"].read_text() == run["gradebook"] != "hacked"
     rows = list(csv.DictReader(run["out"].open()))
     assert len(rows) == len(run["table"]) + 5  # every attack, honest, source_is_number, =HYPERLINK, jdoe x2
@@ -233,7 +234,7 @@ def test_limits_and_network(run):
 
 def test_feedback_carries_no_environment_and_no_solution(run):
     feedback = run["out"].parent / "feedback"
-    blocks = [b for src in CORRECT.values() for b in hw.solution_blocks(src)]
+    blocks = [b for src in CORRECT.values() for b in authoring.solution_blocks(src)]
     for path in feedback.glob("*.md"):
         text = path.read_text()
         if path.stem != "honest":

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 import course_utils as cu
-from course_utils import homework as hw
 from course_utils.alignment import similarity_transform, template_points
+from course_utils.tools import authoring
 
-HW0 = hw.find_homework("hw0_face_detection")
-SOLUTION = hw.solution_answers(HW0)
-EXTRA = hw.load_instructor_answers()
-pytestmark = pytest.mark.skipif(SOLUTION is None or EXTRA is None, reason=hw.NO_SOLUTIONS)
+HW0 = authoring.find_homework("hw0_face_detection")
+SOLUTION = authoring.solution_answers(HW0)
+EXTRA = authoring.load_instructor_answers()
+pytestmark = pytest.mark.skipif(SOLUTION is None or EXTRA is None, reason=authoring.NO_SOLUTIONS)
 ANSWER_SETS = {} if EXTRA is None else {"solution": SOLUTION, "honest": EXTRA.HW0_HONEST,
                                         "honest_numpy": EXTRA.HW0_HONEST_NUMPY}
 

@@ -8,17 +8,17 @@ import copy
 import nbformat
 import pytest
 
+from course_utils.tools import authoring
 from course_utils.tools import grading
-from course_utils import homework as hw
 
 pytestmark = pytest.mark.slow
 
-HW1 = hw.find_homework("hw1_facial_emotion")
+HW1 = authoring.find_homework("hw1_facial_emotion")
 SOLUTION = HW1.solution
 
-ANSWERS = hw.load_instructor_answers()
+ANSWERS = authoring.load_instructor_answers()
 if ANSWERS is None or not HW1.has_solution:
-    pytest.skip(hw.NO_SOLUTIONS, allow_module_level=True)
+    pytest.skip(authoring.NO_SOLUTIONS, allow_module_level=True)
 #: Another honest solution, and honest code whose model is too weak (one epoch: q4 and q5 fail).
 HONEST, UNDERTRAINED = ANSWERS.HW1_HONEST, ANSWERS.HW1_UNDERTRAINED
 

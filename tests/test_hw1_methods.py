@@ -14,9 +14,10 @@ import pytest
 import course_utils as cu
 from course_utils import emotion
 from course_utils import homework as hw
+from course_utils.tools import authoring
 
-HW1 = hw.find_homework("hw1_facial_emotion")
-pytestmark = pytest.mark.skipif(not HW1.has_solution, reason=hw.NO_SOLUTIONS)
+HW1 = authoring.find_homework("hw1_facial_emotion")
+pytestmark = pytest.mark.skipif(not HW1.has_solution, reason=authoring.NO_SOLUTIONS)
 
 
 def _cell(cell_id: str) -> str:

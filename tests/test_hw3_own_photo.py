@@ -13,16 +13,17 @@ import pytest
 import course_utils as cu
 from course_utils import homework as hw
 from course_utils import identification as ident
+from course_utils.tools import authoring
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not hw.find_homework("hw3_face_identification").solution.exists(),
+              pytest.mark.skipif(not authoring.find_homework("hw3_face_identification").solution.exists(),
                                  reason="the reference solution is not in this edition of the course")]
 
 
 def _cell(cell_id: str) -> str:
     import nbformat
 
-    nb = nbformat.read(hw.find_homework("hw3_face_identification").solution, as_version=4)
+    nb = nbformat.read(authoring.find_homework("hw3_face_identification").solution, as_version=4)
     return next(c.source for c in nb.cells if c.get("id") == cell_id)
 
 
@@ -50,8 +51,8 @@ def homework_state(tmp_path_factory):
     ns = {"cu": cu, "np": np, "ident": ident, "Path": __import__("pathlib").Path, "emb": emb,
           "GALLERY_DIR": str(folder), "MY_PHOTO": str(tmp / "me_test.jpg"), "mine": ident.own_people(folder),
           "names": [n for n, _ in few], "vecs": vecs, "n_enrol": 2}
-    exec(hw.solution_blocks(_cell("q1-answer"))[0], ns)
-    exec(hw.solution_blocks(_cell("q3-answer"))[0], ns)
+    exec(authoring.solution_blocks(_cell("q1-answer"))[0], ns)
+    exec(authoring.solution_blocks(_cell("q3-answer"))[0], ns)
     return ns, tmp, lfw
 
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils.tools import grading
 from course_utils import homework as hw
+from course_utils.tools import authoring
+from course_utils.tools import grading
+from course_utils.tools import notebook as nbk
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("name", ["hw2_face_mask", "hw3_face_identification"])
 def test_solution_full_marks_and_template_zero(name, tmp_path):
-    if not hw.find_homework(name).solution.exists():
-        pytest.skip(hw.NO_SOLUTIONS)
-    home = hw.find_homework(name)
+    if not authoring.find_homework(name).solution.exists():
+        pytest.skip(authoring.NO_SOLUTIONS)
+    home = authoring.find_homework(name)
     subs = tmp_path / "subs"
     subs.mkdir()
     (subs / "solution.ipynb").write_bytes(home.solution.read_bytes())
@@ -27,7 +29,7 @@ def test_solution_full_marks_and_template_zero(name, tmp_path):
     assert "NotImplementedError" in results["template"].summary()
 
 
-def _run_check_cell(home: hw.Homework, name: str, namespace: dict) -> str:
+def _run_check_cell(home: authoring.Homework, name: str, namespace: dict) -> str:
     """Execute the reference's check cell for ``name`` in ``namespace``; PASS or the failure text."""
     import contextlib
     import io
@@ -35,7 +37,7 @@ def _run_check_cell(home: hw.Homework, name: str, namespace: dict) -> str:
     import nbformat
 
     nb = nbformat.read(home.solution, as_version=4)
-    cell = next(c for c in nb.cells if hw.is_check(c) and f'cu.check("{name}"' in c.source)
+    cell = next(c for c in nb.cells if nbk.is_check(c) and f'cu.check("{name}"' in c.source)
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
@@ -45,7 +47,7 @@ def _run_check_cell(home: hw.Homework, name: str, namespace: dict) -> str:
     return out.getvalue().strip()
 
 
-@pytest.mark.skipif(not hw.find_homework("hw3_face_identification").solution.exists(),
+@pytest.mark.skipif(not authoring.find_homework("hw3_face_identification").solution.exists(),
                     reason="the reference solution is not in this edition of the course")
 def test_hw3_distance_check_accepts_float32_answers_and_rejects_wrong_ones():
     # The reference answer failed this check on a CPU whose BLAS left 1.4e-3 on the diagonal (issue 15):
@@ -59,7 +61,7 @@ def test_hw3_distance_check_accepts_float32_answers_and_rejects_wrong_ones():
     e = rng.normal(size=(12, 128)).astype(np.float32)
     e /= np.linalg.norm(e, axis=1, keepdims=True)
     gallery = cu.Gallery([f"p{i // 3}" for i in range(12)], e, "dlib")
-    home = hw.find_homework("hw3_face_identification")
+    home = authoring.find_homework("hw3_face_identification")
     expand32 = np.sqrt(np.maximum((e * e).sum(1)[:, None] + (e * e).sum(1)[None] - 2 * e @ e.T, 0))
     answers = {"library": ident.pairwise_distances(e, e), "float32 expansion": expand32}
     for label, d in answers.items():

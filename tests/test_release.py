@@ -9,12 +9,13 @@ import sys
 import nbformat
 import pytest
 
-from course_utils import homework as hw
-from course_utils.tools import release
 from course_utils.env import REPO_ROOT
+from course_utils.tools import authoring
+from course_utils.tools import notebook as nbk
+from course_utils.tools import release
 
-HAVE_SOLUTIONS = all(hw.find_homework(n).has_solution for n in hw.homework_names())
-pytestmark = pytest.mark.skipif(not HAVE_SOLUTIONS, reason=hw.NO_SOLUTIONS)
+HAVE_SOLUTIONS = all(authoring.find_homework(n).has_solution for n in authoring.homework_names())
+pytestmark = pytest.mark.skipif(not HAVE_SOLUTIONS, reason=authoring.NO_SOLUTIONS)
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +27,11 @@ def built(tmp_path_factory):
 def _answer_blocks() -> dict[str, list[str]]:
     """Every solution block, read here from the solution notebooks (not through release.py)."""
     blocks = {}
-    for name in hw.homework_names():
-        nb = nbformat.read(str(hw.find_homework(name).solution), as_version=4)
+    for name in authoring.homework_names():
+        nb = nbformat.read(str(authoring.find_homework(name).solution), as_version=4)
         for cell in nb.cells:
-            if hw.is_solution(cell) and cell.cell_type == "code":
-                blocks[f"{name}/{cell.id}"] = hw.solution_blocks(cell.source)
+            if nbk.is_solution(cell) and cell.cell_type == "code":
+                blocks[f"{name}/{cell.id}"] = authoring.solution_blocks(cell.source)
     return blocks
 
 
@@ -72,7 +73,7 @@ def test_release_leaves_out_solutions_answer_sets_and_instructor_tests(built):
     for tpl in (out / "homework").glob("*/template.ipynb"):  # the templates pretend nothing
         nb = nbformat.read(str(tpl), as_version=4)
         assert [c.id for c in nb.cells if c.get("outputs")] == []
-        assert hw.expected_checks(nb)  # the grader reads check names from the sources
+        assert nbk.expected_checks(nb)  # the grader reads check names from the sources
 
 
 def test_release_refuses_to_leak_or_to_overwrite(built, tmp_path):
@@ -103,7 +104,7 @@ def test_release_tests_pass_in_the_release(built):
     tail = done.stdout[-3000:]
     assert done.returncode == 0, tail
     assert "failed" not in tail.splitlines()[-1] and " passed" in tail.splitlines()[-1], tail
-    assert hw.NO_SOLUTIONS in tail  # skipped with the reason, not silently
+    assert authoring.NO_SOLUTIONS in tail  # skipped with the reason, not silently
     imported = subprocess.run([sys.executable, "-c", "import course_utils; print(course_utils.__file__)"],
                               cwd=built.out, env=env, capture_output=True, text=True).stdout
     assert imported.startswith(str(built.out))  # the release's own library was tested

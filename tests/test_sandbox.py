@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.tools import grading
-from course_utils.tools import sandbox as sbx
 from course_utils.env import REPO_ROOT
+from course_utils.tools import nbrun
+from course_utils.tools import sandbox as sbx
 
 KINDS = [k for k in ("bwrap", "unshare") if sbx.detect(k).isolated]
 pytestmark = pytest.mark.skipif(not KINDS, reason=f"no sandbox on this machine: {sbx.detect().why}")
@@ -118,9 +118,9 @@ def test_nothing_outlives_the_sandbox(kind, tmp_path):
     assert time.monotonic() - started < 30  # the sandbox did not wait for the sleepers: it killed them
 
     deadline = time.monotonic() + 5
-    while grading.processes_with("TAG", tag) and time.monotonic() < deadline:
+    while nbrun.processes_with("TAG", tag) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert grading.processes_with("TAG", tag) == []
+    assert nbrun.processes_with("TAG", tag) == []
 
 
 def test_detect_says_why_there_is_no_sandbox(monkeypatch):

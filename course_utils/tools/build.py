@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from ..env import REPO_ROOT
+from .notebook import clean_metadata
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BUILD_DIR = REPO_ROOT / "build"
@@ -30,13 +31,6 @@ COURSE_BUDGET_S = 120
 def lesson_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     """The lesson notebooks (``NN_*.ipynb``) in order."""
     return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-
-
-def _clean_metadata(nb) -> None:
-    nb.metadata.pop("papermill", None)
-    for cell in nb.cells:
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
 
 
 #: Arguments for each lesson's kernel: ipykernel 7 logs a warning at every start that its sockets
@@ -53,7 +47,7 @@ def execute_inplace(path: Path, timeout: int = 600) -> float:
     started = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=list(KERNEL_ARGS),
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    _clean_metadata(nb)
+    clean_metadata(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - started
 

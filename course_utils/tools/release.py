@@ -29,7 +29,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import homework as hw
+from . import authoring
+from .notebook import cell_source, is_solution, read_notebook
 from ..env import REPO_ROOT
 
 #: Paths (git's, relative to the repository root; fnmatch patterns) that stay with the instructor.
@@ -73,10 +74,10 @@ def tracked_files(root: Path = REPO_ROOT) -> list[str]:
 def solution_blocks(root: Path = REPO_ROOT) -> dict[str, list[str]]:
     """``{"hw0_face_detection/q1-answer": [block, ...]}``: the hidden code of every answer cell."""
     blocks = {}
-    for name in hw.homework_names(root / "homework"):
-        home = hw.Homework(root / "homework" / name)
-        for cell_id, source in (hw.solution_answers(home) or {}).items():
-            blocks[f"{name}/{cell_id}"] = hw.solution_blocks(source)
+    for name in authoring.homework_names(root / "homework"):
+        home = authoring.Homework(root / "homework" / name)
+        for cell_id, source in (authoring.solution_answers(home) or {}).items():
+            blocks[f"{name}/{cell_id}"] = authoring.solution_blocks(source)
     return blocks
 
 
@@ -114,8 +115,8 @@ def _given_away(root: Path, blocks: dict[str, list[str]]) -> dict[str, str]:
     given = {}
     for where in blocks:
         name = where.split("/")[0]
-        template = hw._read(root / "homework" / name / hw.TEMPLATE_NAME)
-        given[where] = "\n".join(hw._source(c) for c in template.cells if not hw.is_solution(c))
+        template = read_notebook(root / "homework" / name / authoring.TEMPLATE_NAME)
+        given[where] = "\n".join(cell_source(c) for c in template.cells if not is_solution(c))
     return given
 
 
@@ -134,11 +135,11 @@ def write_release(out: str | Path, root: Path = REPO_ROOT) -> Release:
         raise ReleaseError(f"write the release outside the repository, not in {out}")
     if out.exists() and any(out.iterdir()):
         raise ReleaseError(f"{out} is not empty: give a new folder")
-    for name in hw.homework_names(root / "homework"):
-        home = hw.Homework(root / "homework" / name)
+    for name in authoring.homework_names(root / "homework"):
+        home = authoring.Homework(root / "homework" / name)
         if not home.has_solution:
             raise ReleaseError(f"{home.solution} is missing: the release is made from the instructor's source")
-        problems = hw.check_drift(home.solution, home.template)
+        problems = authoring.check_drift(home.solution, home.template)
         if problems:
             raise ReleaseError(f"{home.template} has drifted from its solution:\n  " + "\n  ".join(problems))
     files = tracked_files(root)

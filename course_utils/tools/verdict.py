@@ -11,7 +11,7 @@ the library it read before any submission, judges those values:
   same kind of sandbox (cached under ``<data dir>/grading/``, keyed by the hashes of everything it
   depends on), which records the *expected* value of each check as the trusted library computed
   it, and the tolerance;
-* with the same comparison the kernel uses (:func:`course_utils.homework._matches`).
+* with the same comparison the kernel uses (:func:`course_utils.homework.matches`).
 
 A check passes only when the kernel printed ``PASS`` **and** its last recorded value (the check
 cell's own call) matches the reference.  A ``PASS`` without a value or with a wrong one is failed
@@ -106,8 +106,8 @@ def judge(record: dict, reference: dict) -> tuple[bool, str]:
     if "expected" not in reference:  # a condition: the value must be true
         ok = bool(value) and not isinstance(value, dict)
         return ok, "" if ok else "the condition is false"
-    ok = _finite(value) and hw._matches(value, reference["expected"], tol)
-    return ok, "" if ok else f"got {hw._short(value)}, which does not match the reference"
+    ok = _finite(value) and hw.matches(value, reference["expected"], tol)
+    return ok, "" if ok else f"got {hw.brief(value)}, which does not match the reference"
 
 
 def apply(checks: dict[str, bool], messages: dict[str, str], flags: list[str],

@@ -1,0 +1,260 @@
+"""Running one graded notebook: ``pytest --nbval`` in a fresh folder, inside a sandbox.
+
+:func:`run_nbval` runs ``pytest --nbval --nbval-current-env`` on the notebook, in a minimal
+environment of its own, inside a sandbox (:mod:`.sandbox`) where there is one, with a per-cell
+timeout, an overall timeout (everything the run started is killed) and a cap on the output a cell
+may print.  This module is also the pytest plugin of that run
+(``-p course_utils.tools.nbrun``: :func:`pytest_configure`), which makes a dead kernel fail its
+cell at once.  nbval's per-cell verdicts are read from its junit report, with the line of each
+failure a student can act on.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from .. import homework as hw
+from ..download import clip
+from . import authoring
+from . import sandbox as sbx
+from . import verdict
+
+SANITIZE_FILE = authoring.HOMEWORK_DIR / "nbval_sanitize.cfg"
+#: A cell may print this many characters; the rest is dropped (a megabyte flood cannot fill memory).
+OUTPUT_CAP_CHARS = 200_000
+#: Longest error text kept per check (gradebook and feedback).
+ERROR_CHARS = 300
+_ANSI = re.compile(r"(\x1b|#x1B)\[[0-9;]*[A-Za-z]")  # junit XML writes ESC as #x1B
+_CELL_NUM = re.compile(r"Cell (\d+)$")
+_FLOOD = f"printed more than {OUTPUT_CAP_CHARS:,} characters"
+CRASH_CAUSES = "os._exit, a fatal signal, a segfault or running out of memory"
+KERNEL_DIED = f"the kernel died while running this cell ({CRASH_CAUSES})"
+NOT_RUN = "not run: the kernel had died in an earlier cell"
+
+
+def pytest_configure(config) -> None:  # pragma: no cover - runs inside the grading subprocess
+    """Make nbval notice a dead kernel at once and cap what a cell may print."""
+    if not getattr(config.option, "nbval", False):
+        return
+    from queue import Empty
+
+    from nbval.kernel import RunningKernel
+    from nbval.plugin import IPyNbCell
+
+    if getattr(RunningKernel, "_course_patched", False):
+        return
+    original_reply, original_message = RunningKernel.await_reply, RunningKernel.get_message
+
+    def await_reply(self, msg_id, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        while True:
+            step = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+            if step <= 0:
+                raise Empty
+            try:
+                return original_reply(self, msg_id, timeout=step)
+            except Empty:
+                if not self.is_alive():
+                    raise RuntimeError(KERNEL_DIED) from None
+
+    printed: dict[str, int] = {}
+    cut: set[str] = set()
+
+    def get_message(self, stream, timeout=None):
+        msg = original_message(self, stream, timeout=timeout)
+        if msg.get("msg_type") == "stream":
+            parent = msg.get("parent_header", {}).get("msg_id", "")
+            text = msg["content"].get("text", "")
+            seen = printed.get(parent, 0)
+            printed[parent] = seen + len(text)
+            if seen + len(text) > OUTPUT_CAP_CHARS:
+                msg["content"]["text"] = text[:max(0, OUTPUT_CAP_CHARS - seen)]
+                cut.add(parent)
+        return msg
+
+    original_runtest = IPyNbCell.runtest
+
+    def runtest(self):
+        before = len(cut)
+        original_runtest(self)
+        if len(cut) > before:
+            self.raise_cell_error(f"{_FLOOD} (the rest was cut): print less")
+
+    RunningKernel.await_reply, RunningKernel.get_message = await_reply, get_message
+    IPyNbCell.runtest = runtest
+    RunningKernel._course_patched = True
+
+
+#: Environment variable that marks every process of one grading run (pytest, kernel, children).
+RUN_MARKER = "COURSE_GRADING_RUN"
+
+
+def _kill_run(pid: int, marker: str) -> None:
+    """Kill a grading run: the process, its descendants, and any process that inherited the
+    run's marker (a kernel runs in its own session and outlives a killed parent)."""
+    try:
+        import psutil
+    except ImportError:  # psutil comes with ipykernel; without it, kill what we can
+        import signal
+
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        return
+    procs = []
+    try:
+        parent = psutil.Process(pid)
+        procs = parent.children(recursive=True) + [parent]
+    except psutil.Error:  # already gone
+        pass
+    procs += [p for p in processes_with(RUN_MARKER, marker) if p not in procs]
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=5)
+
+
+def processes_with(name: str, value: str) -> list:
+    """The processes (``psutil.Process``) other than this one whose environment sets ``name`` to
+    ``value``: what a grading run left behind, whatever it did to its parents."""
+    import psutil
+
+    found, me = [], os.getpid()
+    for p in psutil.process_iter():
+        try:
+            if p.pid != me and p.environ().get(name) == value:
+                found.append(p)
+        except psutil.Error:  # exited meanwhile, or another user's process
+            pass
+    return found
+
+
+def _tail(path: Path, chars: int = 4000) -> str:
+    if not path.exists():
+        return ""
+    with path.open("rb") as f:
+        f.seek(max(0, path.stat().st_size - chars))
+        return _ANSI.sub("", f.read().decode("utf-8", "replace"))
+
+
+def _cell_results(junit: Path) -> dict[int, tuple[bool, str]]:
+    """nbval's verdict per code cell: ``{code cell number: (passed, message)}``."""
+    out: dict[int, tuple[bool, str]] = {}
+    root = ET.parse(junit).getroot()
+    for case in root.iter("testcase"):
+        m = _CELL_NUM.search(case.get("name", ""))
+        if not m:
+            continue
+        bad = next((c for c in case if c.tag in ("failure", "error", "skipped")), None)
+        if bad is None:
+            out[int(m.group(1))] = (True, "")
+        else:
+            text = _ANSI.sub("", (bad.get("message") or "") + "\n" + (bad.text or ""))
+            out[int(m.group(1))] = (False, _reason(text))
+    return out
+
+
+def _reason(text: str) -> str:
+    """The line of nbval's report that a student can act on."""
+    if "CheckFailed:" in text:
+        line = text[text.rindex("CheckFailed:") + len("CheckFailed:"):].splitlines()[0].strip()
+        return clip(re.sub(r"^[\w.\-]+: FAIL - ", "", line), ERROR_CHARS)
+    if _FLOOD in text:
+        return f"{_FLOOD}: print less (a few lines per cell)"
+    if "kernel died" in text:
+        return KERNEL_DIED
+    if "Kernel dead" in text:
+        return NOT_RUN
+    if "Previous cell timed out" in text:
+        return "failed after an earlier cell timed out"
+    m = re.search(r"Timeout of (\d+(\.\d+)?) seconds exceeded", text)
+    if m:
+        return f"timed out after {float(m.group(1)):g} s (an endless loop, or far too slow)"
+    if "Cell outputs differ" in text:
+        return "printed something other than the reference output (only 'qN: PASS' is expected)"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", ln)]
+    if errors and errors[-1].rstrip(":") == "NotImplementedError":
+        return "not answered yet: the cell still raises NotImplementedError"
+    return clip(errors[-1] if errors else (lines[-1] if lines else "failed"), ERROR_CHARS)
+
+
+#: Environment variables a grading run inherits from the grader (numeric settings that the tests
+#: vary; anything else is left out: the run gets a minimal environment of its own).
+PASS_THROUGH = ("TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "TZ", "COURSE_GRADE_TAG")
+
+
+def _subprocess_env(work: str, lib: str, marker: str) -> dict[str, str]:
+    """The whole environment of a grading run: no HOME, PATH or secrets of the grader's."""
+    env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+    env.update({
+        RUN_MARKER: marker,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "LANG": "C.UTF-8",
+        "HOME": f"{work}/.home",
+        "PYTHONPATH": lib,                                   # the grader's copy of course_utils
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "MPLBACKEND": "Agg",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "COURSE_DATA_DIR": f"{work}/data",                   # cu.setup() writes here, not in the repo
+        "MPLCONFIGDIR": f"{work}/.config/matplotlib",
+        "IPYTHONDIR": f"{work}/.config/ipython",
+        "JUPYTER_RUNTIME_DIR": f"{work}/.config/jupyter",
+        "XDG_CACHE_HOME": f"{work}/.cache",
+        hw.RECORD_ENV: f"{work}/{verdict.RECORD_NAME}",      # what each check was given
+    })
+    return env
+
+
+_RUNS = itertools.count()
+
+
+def run_nbval(notebook: Path, *, lib: Path, cell_timeout: float, timeout: float,
+              sandbox: sbx.Sandbox) -> tuple[dict[int, tuple[bool, str]], str]:
+    """Execute ``notebook`` under nbval in its folder, with ``lib`` as its library; return the
+    per-cell results and the overall error ("" if pytest ran to the end).  Everything the run
+    started is killed when it ends, or after ``timeout``."""
+    work = notebook.parent
+    junit, log = work / ".junit.xml", work / ".pytest.log"
+    (work / "pytest.ini").write_text("[pytest]\n")  # keep the repository's config out
+    inside_lib = sbx.LIB_MOUNT if sandbox.isolated else str(lib)
+    inside_work = sbx.WORK_MOUNT if sandbox.isolated else str(work)
+    cmd = [sys.executable, "-m", "pytest", notebook.name, "--nbval", "--nbval-current-env",
+           "--nbval-sanitize-with", f"{inside_lib}/homework/{SANITIZE_FILE.name}",
+           "--nbval-cell-timeout", str(cell_timeout), "-p", "no:cacheprovider", "-p", __name__,
+           "-c", "pytest.ini", "--rootdir", ".", "--junitxml", junit.name, "-q", "--color=no"]
+    marker = uuid.uuid4().hex
+    env = _subprocess_env(inside_work, inside_lib, marker)
+    preexec = None
+    if sandbox.isolated:
+        cmd = sbx.wrap(cmd, sandbox, lib=lib, work=work, slot=next(_RUNS) % 1000)
+        preexec = sbx.Limits().apply
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_run(proc.pid, marker)
+            proc.wait()
+            return {}, f"the notebook did not finish within {timeout:g} s and was stopped"
+        finally:
+            _kill_run(proc.pid, marker)  # nothing the submission started may outlive grading
+    if not junit.exists() or junit.is_symlink():
+        return {}, "the grader could not run the notebook: " + clip(_tail(log, 600), 200)
+    try:
+        return _cell_results(junit), ""
+    except ET.ParseError as exc:
+        return {}, f"the grader could not read nbval's report ({exc})"

@@ -1,0 +1,144 @@
+"""The notebook that grading runs: the reference, with a submission's answer code (issue 3).
+
+1. The submission is read (never written, never through a symbolic link).  Its *answer* cells
+   (tagged ``solution``) are found by cell id, else by their order among the tagged cells, else
+   by position.  A damaged notebook is a :class:`SubmissionError` (graded 0 with the reason).
+2. A graded notebook is rebuilt from the reference (the homework's solution, or its template):
+   every cell comes from the reference except the answer cells' code, which comes from the
+   submission.  Each check cell must print exactly ``qN: PASS``, its names read from the
+   reference check cell's code (never from stored outputs).  Other cells lose their outputs
+   (nbval then only requires that they do not raise).  Answer code that looks like it games the
+   checks (:data:`SUSPICIOUS`) is flagged for a human.
+"""
+from __future__ import annotations
+
+import copy
+import errno
+import os
+import re
+import stat
+from pathlib import Path
+
+from ..download import clip
+from . import authoring
+from . import notebook as nbk
+
+
+class SubmissionError(ValueError):
+    """A submission that cannot be graded at all (not a notebook, unreadable)."""
+
+
+def read_submission(path: str | Path):
+    """Read a submitted notebook (without changing it).
+
+    Raises:
+        SubmissionError: missing, too big, not JSON, or not a notebook.
+    """
+    import nbformat
+
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))  # never a link's target
+        with os.fdopen(fd, "rb") as f:
+            if os.fstat(f.fileno()).st_size > 50_000_000 or not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise SubmissionError(f"{path.name} is over 50 MB or not a file: clear the outputs and submit again")
+            text = f.read().decode("utf-8")
+        nb = nbformat.reads(text, as_version=4)
+    except SubmissionError:
+        raise
+    except OSError as exc:
+        why = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise SubmissionError(f"cannot read {path.name}: {why}") from None
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"cannot read {path.name}: it is not UTF-8 text ({exc.reason})") from None
+    except Exception as exc:  # nbformat raises JSON and validation errors of several kinds
+        raise SubmissionError(f"{path.name} is not a valid notebook ({type(exc).__name__}: "
+                              f"{clip(str(exc), 120)}); open it in Jupyter and save it again") from None
+    if not isinstance(nb.get("cells"), list):
+        raise SubmissionError(f"{path.name} is not a valid notebook: it has no cells")
+    return nb
+
+
+def _answer_sources_checked(reference, submission) -> tuple[list[str | None], str]:
+    """:func:`_answer_sources`, with any malformed field of the submission (a cell that is not
+    an object, a ``source`` that is a number, metadata that is a list, ...) as a SubmissionError."""
+    try:
+        return _answer_sources(reference, submission)
+    except nbk.NotebookError as exc:
+        raise SubmissionError(f"the notebook is damaged: {exc}") from None
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        raise SubmissionError(f"the notebook is damaged ({type(exc).__name__}: {clip(str(exc), 100)}); "
+                              "open it in Jupyter and save it again") from None
+
+
+def _answer_sources(reference, submission) -> tuple[list[str | None], str]:
+    """The submission's code for each reference answer cell (None: not found) and how found."""
+    ref = [c for c in reference.cells if nbk.is_solution(c)]
+    sub_cells = [c for c in submission.cells if isinstance(c, dict)]
+    by_id = {c.get("id"): c for c in sub_cells if c.get("id")}
+    if all(c.get("id") in by_id for c in ref):
+        return [nbk.cell_source(by_id[c.id]) if by_id[c.id].get("cell_type") == c.cell_type else None
+                for c in ref], "cell ids"
+    tagged = [c for c in sub_cells if nbk.is_solution(c)]
+    if len(tagged) == len(ref):
+        return [nbk.cell_source(c) for c in tagged], "the order of the cells tagged 'solution'"
+    if len(sub_cells) == len(reference.cells):  # tags and ids lost, cells unchanged
+        pos = [i for i, c in enumerate(reference.cells) if nbk.is_solution(c)]
+        return [nbk.cell_source(sub_cells[i]) for i in pos], "cell positions"
+    srcs = [nbk.cell_source(by_id[c.id]) if c.get("id") in by_id else None for c in ref]
+    return srcs, "cell ids (some answer cells are missing)"
+
+
+#: Patterns in answer code that tamper with the checker or reach outside the answer; grading flags
+#: them for a human look (in the student's own kernel they may work: only a human can tell).
+SUSPICIOUS = {
+    "redefines the checker": re.compile(r"\.\s*check\s*=(?!=)|\bdef\s+check\s*\(|\bsetattr\s*\(|__code__|"
+                                        r"^\s*check\s*=(?!=)", re.MULTILINE),
+    "replaces a course function": re.compile(r"\b(cu|course_utils)\s*\.\s*(?!check\b)\w+(\s*\.\s*\w+)*\s*=(?!=)"),
+    "mentions CheckFailed": re.compile(r"\bCheckFailed\b"),
+    "prints a PASS line": re.compile(r"PASS['\"]"),
+    "touches sys.modules or builtins": re.compile(r"\bsys\.modules\b|\bbuiltins\b|__builtins__"),
+    "hooks IPython": re.compile(r"\bget_ipython\b|input_transformers|ast_transformers|set_custom_exc|"
+                                r"\bevents\s*\.\s*register|\bsys\s*\.\s*(settrace|setprofile|excepthook)"),
+    "runs code it reads": re.compile(r"(?<![\w.])(exec|eval|compile)\s*\(|\brunpy\b|\bimportlib\b|\.ipynb\b|"
+                                     r"\bnbformat\b|\bnbclient\b"),
+    "starts or signals processes": re.compile(r"\bsubprocess\b|\bos\s*\.\s*(system|popen|kill|killpg|fork|exec\w*|"
+                                              r"spawn\w*|setsid)\b|\bsignal\s*\.|\bpsutil\b"),
+}
+
+
+def suspicious_code(source: str) -> list[str]:
+    """Why an answer cell looks like it games the checks (for a human to review)."""
+    return [why for why, pattern in SUSPICIOUS.items() if pattern.search(source)]
+
+
+def build_graded_notebook(reference, submission):
+    """The notebook to execute: ``reference`` with the submission's answer code.
+
+    Returns ``(notebook, notes, flags)``: notes say how answers were matched and which are
+    missing; flags list answer code that seems to tamper with the checker.
+    """
+    graded = copy.deepcopy(reference)
+    sources, how = _answer_sources_checked(reference, submission)
+    notes, flags = [f"answers matched by {how}"], []
+    answers = iter(sources)
+    nbk.clean_metadata(graded)
+    for i, cell in enumerate(graded.cells):
+        if cell.cell_type != "code":
+            continue
+        if nbk.is_solution(cell):
+            src = next(answers)
+            if src is None:
+                notes.append(f"answer cell {cell.get('id', i)} is missing from the submission; "
+                             "the template's stub was graded")
+                src = authoring.stub_source(nbk.cell_source(cell))
+            cell.source = src
+            flags += [f"answer cell {cell.get('id', i)} {why}" for why in suspicious_code(src)]
+        if nbk.is_check(cell):
+            # What a passing check prints, from the reference's check-cell source: never from
+            # stored outputs (a template has none; an autosaved notebook may have any).
+            cell.outputs, cell.execution_count = nbk.pass_output(nbk.check_names(cell)), 1
+        else:
+            cell.outputs = []
+            cell.execution_count = None  # nbval then only checks that it runs without error
+    return graded, notes, flags
