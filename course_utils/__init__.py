@@ -56,10 +56,10 @@ _EXPORTS = {
     # lesson 05: masks (cu.mask.* for the rest)
     "add_masks": "mask", "draw_mask": "mask",
     # lesson 06: identification
-    "get_embedder": "identification", "Embedder": "identification", "Gallery": "identification",
-    "enrol_folder": "identification", "identify": "identification", "draw_matches": "identification",
-    "verify_pairs": "identification", "UNKNOWN": "identification", "EnrolmentError": "identification",
-    "BackendMismatchError": "identification",
+    "get_embedder": "embedders", "Embedder": "embedders", "Gallery": "gallery",
+    "enrol_folder": "gallery", "identify": "gallery", "draw_matches": "gallery",
+    "verify_pairs": "verification", "UNKNOWN": "gallery", "EnrolmentError": "gallery",
+    "BackendMismatchError": "gallery",
     # homework
     "check": "homework", "CheckFailed": "homework", "make_template": "homework",
     "check_drift": "homework", "find_homework": "homework",

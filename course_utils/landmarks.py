@@ -93,7 +93,8 @@ def _predictor(points: int):
     return dlib.shape_predictor(str(model_path(points)))
 
 
-def _rect(face: Face | Sequence[float], width: int, height: int):
+def dlib_rect(face: Face | Sequence[float], width: int, height: int):
+    """``face`` (a :class:`Face` or a box) as a ``dlib.rectangle``, checked against the image size."""
     import dlib
 
     box = face.box if isinstance(face, Face) else tuple(float(v) for v in face)
@@ -142,7 +143,7 @@ def detect_landmarks(image: ImageLike, face: Face | Sequence[float] | Sequence[F
         h, w = img.shape[:2]
         out = []
         for f in faces:
-            shape = predictor(img, _rect(f, w, h))
+            shape = predictor(img, dlib_rect(f, w, h))
             out.append(np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64))
     return out if many else out[0]
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import course_utils as cu
+from course_utils import embedders
 from course_utils import identification as ident
 from course_utils.env import REPO_ROOT
 
@@ -30,9 +31,9 @@ def facenet_weights(tmp_path_factory):
 @pytest.fixture
 def facenet_here(facenet_weights, monkeypatch):
     monkeypatch.setenv(ident.FACENET_ENV_VAR, str(facenet_weights))
-    ident._cached_embedder.cache_clear()
+    embedders._cached_embedder.cache_clear()
     yield facenet_weights
-    ident._cached_embedder.cache_clear()
+    embedders._cached_embedder.cache_clear()
 
 
 def test_weights_in_the_data_folder_are_found_too(facenet_weights, tmp_path):

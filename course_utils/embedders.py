@@ -1,0 +1,262 @@
+"""Face embedders (lesson 06): faces to vectors whose distances say "same person".
+
+    emb = cu.get_embedder("dlib")                  # offline: dlib's ResNet descriptor (LFW 0.9938)
+    emb = cu.get_embedder("facenet")               # FaceNet InceptionResnetV1, VGGFace2 weights (LFW 0.9965)
+    vecs = emb.embed_faces(img, faces)             # (N, dim) float32
+
+Both backends run the same pipeline, detect -> align -> embed, each with its own preprocessing:
+
+* ``dlib``: dlib's 5-point landmarks on the detector's box, ``dlib.get_face_chip`` (150x150, 25 %
+  padding), the ResNet descriptor (128-D), run by PyTorch from dlib's own weights
+  (:mod:`course_utils.dlib_resnet`); faces match below a Euclidean distance of 0.6.  (Using dlib's own
+  HOG boxes for the landmarks instead was tried: LFW folds 4-6 gave 0.9833 against 0.9856.)
+* ``facenet``: the five MTCNN keypoints aligned on the FaceNet template (160x160), standardised
+  ``(x - 127.5) / 128``, InceptionResnetV1 (512-D, unit length); the lecture's rule: below 1.0.
+
+The FaceNet weights are looked for in this order: the ``weights`` argument, ``$COURSE_FACENET_WEIGHTS``,
+a Kaggle input dataset holding the ``.pt`` file, the torch cache (where facenet-pytorch puts them),
+the course data folder, then a download with checksum (:func:`course_utils.download.fetch`).
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .detection import Face, detect_faces, get_detector
+from .env import KAGGLE_INPUT, display_path
+from .images import ImageLike, load_image
+from .model_files import ModelNotFoundError, given_file
+
+FACENET_FILES = {"vggface2": "20180402-114759-vggface2.pt", "casia-webface": "20180408-102900-casia-webface.pt"}
+FACENET_ENV_VAR = "COURSE_FACENET_WEIGHTS"
+
+
+class Embedder:
+    """Turns faces into vectors whose distances say "same person" (small) or "different" (large).
+
+    Subclasses set ``name``, ``dim``, ``threshold`` and implement :meth:`chips` (aligned crops in the
+    backend's own format) and :meth:`embed_chips`.
+    """
+
+    name: str = ""
+    dim: int = 0
+    threshold: float = 0.0
+    #: Detector settings for this backend's pipeline.
+    detector_backend: str = "mtcnn"
+
+    def chips(self, image: np.ndarray, faces: Sequence[Face]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def embed_chips(self, chips: Sequence[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_faces(self, image: ImageLike, faces: Sequence[Face], flip: bool = False) -> np.ndarray:
+        """(N, dim) float32 embeddings of the given faces of ``image`` (N = 0 gives an empty array).
+
+        ``flip=True`` averages the embeddings of each aligned face and its mirror image (test-time
+        augmentation: twice the time; on LFW folds 4-6 it lifts dlib's mean accuracy from 0.9883 to 0.9917).
+        """
+        img = load_image(image)
+        if not faces:
+            return np.zeros((0, self.dim), np.float32)
+        return self.embed_aligned(self.chips(img, list(faces)), flip=flip)
+
+    def embed_aligned(self, chips: Sequence[np.ndarray], flip: bool = False) -> np.ndarray:
+        """:meth:`embed_chips`, or with ``flip=True`` the mean embedding of each chip and its mirror image."""
+        chips = list(chips)
+        if not flip:
+            return self.embed_chips(chips)
+        both = self.embed_chips(chips + [np.ascontiguousarray(c[:, ::-1]) for c in chips])
+        return (both[:len(chips)] + both[len(chips):]) / 2
+
+    def detect(self, image: ImageLike) -> list[Face]:
+        return detect_faces(image, detector=get_detector(self.detector_backend))
+
+    def embed_image(self, image: ImageLike) -> tuple[list[Face], np.ndarray]:
+        """Detect every face of ``image`` and embed it: ``(faces, (N, dim) embeddings)``."""
+        img = load_image(image)
+        faces = self.detect(img)
+        return faces, self.embed_faces(img, faces)
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Euclidean distances between rows of ``a`` and ``b`` (broadcast)."""
+        return np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32), axis=-1)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}: {self.dim}-D, threshold {self.threshold}>"
+
+
+def _torch_forward(net, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """``net`` (a PyTorch module taking NCHW) over ``x`` (N, H, W, C float32) in batches: (N, dim) float32."""
+    import torch
+
+    with torch.inference_mode():
+        out = [net(torch.from_numpy(x[i:i + batch_size]).permute(0, 3, 1, 2).contiguous()).numpy()
+               for i in range(0, len(x), batch_size)]
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+class DlibEmbedder(Embedder):
+    """dlib's ResNet face descriptor (``dlib_face_recognition_resnet_model_v1.dat``, shipped by the
+    ``face_recognition_models`` package): 128-D, LFW 0.9938 by dlib's report; offline.
+
+    ``engine``: ``"torch"`` runs dlib's network with dlib's weights in PyTorch
+    (:mod:`course_utils.dlib_resnet`: same descriptors to 1e-6, batched, about ten times faster than the
+    BLAS-less dlib wheels from PyPI); ``"dlib"`` calls dlib's own ``compute_face_descriptor``;
+    ``"auto"`` (default) is torch when it is installed. Alignment is dlib's in both: 5-point landmarks
+    on the detected box and ``get_face_chip`` (150x150, 25 % padding).
+    """
+
+    name, dim, threshold = "dlib", 128, 0.6
+    chip_size, padding = 150, 0.25
+    engines = ("auto", "torch", "dlib")
+
+    def __init__(self, engine: str = "auto", batch_size: int = 32):
+        if engine not in self.engines:
+            raise ValueError(f"engine must be one of {', '.join(self.engines)}, got {engine!r}")
+        import dlib
+
+        from .landmarks import model_path
+
+        if engine == "auto":
+            engine = "torch" if importlib.util.find_spec("torch") is not None else "dlib"
+        self._dlib, self.engine, self.batch_size = dlib, engine, batch_size
+        self._shape = dlib.shape_predictor(str(model_path(5)))
+        if engine == "torch":
+            from .dlib_resnet import build_network, read_weights
+
+            self._net = build_network(read_weights(model_path("resnet")))
+        else:
+            self._net = dlib.face_recognition_model_v1(str(model_path("resnet")))
+
+    def chips(self, image, faces):
+        from .landmarks import dlib_rect
+
+        h, w = image.shape[:2]
+        out = []
+        for f in faces:
+            shape = self._shape(image, dlib_rect(f, w, h))
+            out.append(np.asarray(self._dlib.get_face_chip(image, shape, size=self.chip_size, padding=self.padding)))
+        return out
+
+    def embed_chips(self, chips):
+        if len(chips) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        if self.engine == "dlib":
+            vecs = self._net.compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
+            return np.asarray([np.asarray(v) for v in vecs], dtype=np.float32)
+        return _torch_forward(self._net, np.stack([np.asarray(c, np.float32) for c in chips]), self.batch_size)
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", engine {self.engine}>"
+
+
+class FacenetEmbedder(Embedder):
+    """facenet-pytorch's InceptionResnetV1 (512-D, unit length) with VGGFace2 or CASIA-WebFace weights."""
+
+    name, dim, threshold = "facenet", 512, 1.0
+    detector_backend = "facenet"
+    chip_size = 160
+
+    def __init__(self, weights: str | Path | None = None, pretrained: str = "vggface2", download: bool = True):
+        import torch
+        from facenet_pytorch import InceptionResnetV1
+
+        path = find_facenet_weights(weights, pretrained, download=download)
+        model = InceptionResnetV1(pretrained=None, classify=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith("logits.")}
+        model.load_state_dict(state, strict=False)
+        self.model, self.weights_path, self.pretrained = model.eval(), path, pretrained
+
+    def chips(self, image, faces):
+        from .alignment import align_face
+        from .detection import crop_face
+
+        return [align_face(image, f, template="facenet") if f.keypoints else crop_face(image, f, 0.1, 160)
+                for f in faces]
+
+    def embed_chips(self, chips, batch_size: int = 32):
+        if len(chips) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        x = (np.stack([np.asarray(c, np.float32) for c in chips]) - 127.5) / 128.0
+        return _torch_forward(self.model, x, batch_size)
+
+
+def find_facenet_weights(weights: str | Path | None = None, pretrained: str = "vggface2", *, environ=None,
+                         kaggle_input: str | Path | None = None, torch_home: str | Path | None = None,
+                         data_dir: str | Path | None = None, download: bool = True) -> Path:
+    """The FaceNet ``.pt`` file, in the order given in the module docstring.
+
+    Raises:
+        ModelNotFoundError: nowhere, and the download failed or was not allowed; the message says
+            where to put the file.
+    """
+    if pretrained not in FACENET_FILES:
+        raise ValueError(f"pretrained must be one of {', '.join(FACENET_FILES)}, got {pretrained!r}")
+    filename = FACENET_FILES[pretrained]
+    env = os.environ if environ is None else environ
+    given = given_file([(weights, "the weights path you gave"), (env.get(FACENET_ENV_VAR), f"${FACENET_ENV_VAR}")])
+    if given is not None:
+        return given
+    kaggle = KAGGLE_INPUT if kaggle_input is None else Path(kaggle_input)
+    if kaggle.is_dir():
+        hits = sorted(kaggle.glob(f"**/{filename}"))
+        if hits:
+            return hits[0]
+    if torch_home is None:
+        import torch
+
+        torch_home = torch.hub.get_dir()
+    candidates = [Path(torch_home) / "checkpoints" / filename]
+    from .download import DownloadError, default_data_dir, fetch
+
+    folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    candidates.append(folder / filename)
+    for p in candidates:
+        if p.is_file():
+            return p
+    how = (f"put {filename} in {display_path(candidates[0].parent)} (where facenet-pytorch caches it) or "
+           f"{display_path(folder)}, set "
+           f"{FACENET_ENV_VAR} to its path, or attach a Kaggle dataset that holds it; or use the offline "
+           "backend: cu.get_embedder('dlib')")
+    if not download:
+        raise ModelNotFoundError(f"FaceNet weights {filename} not found: {how}")
+    try:
+        return fetch(filename, data_dir=folder)
+    except DownloadError as exc:
+        raise ModelNotFoundError(f"FaceNet weights {filename} not found and the download failed ({exc}). "
+                                 f"To use FaceNet offline, {how}") from exc
+
+
+EMBEDDERS = {"dlib": DlibEmbedder, "facenet": FacenetEmbedder}
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_embedder(backend: str, weights: str | None, pretrained: str) -> Embedder:
+    if backend == "facenet":
+        return FacenetEmbedder(weights, pretrained)
+    return DlibEmbedder()
+
+
+def get_embedder(backend: str = "dlib", weights: str | Path | None = None, pretrained: str = "vggface2") -> Embedder:
+    """The (cached) embedder of ``backend``: ``"dlib"`` (offline default) or ``"facenet"``."""
+    if backend not in EMBEDDERS:
+        raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(EMBEDDERS)}")
+    return _cached_embedder(backend, None if weights is None else str(weights), pretrained)
+
+
+def available_backends() -> list[str]:
+    """The backends usable on this machine now (``facenet`` only when its weights are here)."""
+    out = ["dlib"]
+    try:
+        find_facenet_weights(download=False)
+        out.append("facenet")
+    except ModelNotFoundError:
+        pass
+    return out
