@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
 
 __all__ = ["DlibFormatError", "DlibResNetWeights", "read_weights", "build_network"]
 
@@ -136,68 +139,74 @@ def read_weights(path: str | Path) -> DlibResNetWeights:
     return DlibResNetWeights(mean, size, convs, affines, layers, fc)
 
 
-def build_network(weights: DlibResNetWeights):
+def _conv(weights: DlibResNetWeights, i: int) -> nn.Conv2d:
+    w, b, stride, pad = weights.convs[i]
+    layer = nn.Conv2d(w.shape[1], w.shape[0], w.shape[2], stride=stride, padding=pad)
+    layer.weight.data = torch.from_numpy(w)
+    layer.bias.data = torch.from_numpy(b)
+    return layer
+
+
+class Affine(nn.Module):
+    """dlib's ``affine_`` layer: batch norm folded into a per-channel scale and shift."""
+
+    def __init__(self, gamma: np.ndarray, beta: np.ndarray):
+        super().__init__()
+        self.register_buffer("gamma", torch.from_numpy(gamma).view(1, -1, 1, 1))
+        self.register_buffer("beta", torch.from_numpy(beta).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return x * self.gamma + self.beta
+
+
+class Block(nn.Module):
+    """A residual block: two 3x3 convolutions (``i`` and ``i + 1`` in file order), the shortcut
+    average-pooled when ``down``."""
+
+    def __init__(self, weights: DlibResNetWeights, i: int, down: bool):
+        super().__init__()
+        self.conv1, self.aff1 = _conv(weights, i), Affine(*weights.affines[i])
+        self.conv2, self.aff2 = _conv(weights, i + 1), Affine(*weights.affines[i + 1])
+        self.down = down
+
+    def forward(self, x):
+        y = self.aff2(self.conv2(F.relu(self.aff1(self.conv1(x)))))
+        if self.down:
+            x = F.avg_pool2d(x, 2, 2)
+        if x.shape != y.shape:  # dlib's add_prev: zero-pad both to the larger shape, top-left aligned
+            c, h, w = (max(a, b) for a, b in zip(x.shape[1:], y.shape[1:]))
+            x = F.pad(x, (0, w - x.shape[3], 0, h - x.shape[2], 0, c - x.shape[1]))
+            y = F.pad(y, (0, w - y.shape[3], 0, h - y.shape[2], 0, c - y.shape[1]))
+        return F.relu(x + y)
+
+
+class DlibResNet(nn.Module):
+    """dlib's face-recognition ResNet with the weights of a :class:`DlibResNetWeights`."""
+
+    def __init__(self, weights: DlibResNetWeights):
+        super().__init__()
+        mean = torch.tensor(weights.mean_rgb, dtype=torch.float32).view(1, 3, 1, 1)
+        self.register_buffer("mean", mean)
+        self.stem, self.stem_aff = _conv(weights, 0), Affine(*weights.affines[0])
+        # Residual blocks from the input side: 3 x 32, (down) 4 x 64, (down) 3 x 128, (down) 3 x 256,
+        # (down) 1 x 256 -- the convolution pairs 1-2, 3-4, ... in file order.
+        downs = [False] * 3 + [True] + [False] * 3 + [True] + [False] * 2 + [True] + [False] * 2 + [True]
+        self.blocks = nn.Sequential(*(Block(weights, 1 + 2 * j, d) for j, d in enumerate(downs)))
+        self.fc = nn.Linear(weights.fc.shape[1], weights.fc.shape[0], bias=False)
+        self.fc.weight.data = torch.from_numpy(weights.fc)
+
+    def forward(self, x):
+        x = (x - self.mean) / 256.0
+        x = F.max_pool2d(F.relu(self.stem_aff(self.stem(x))), 3, 2)
+        x = self.blocks(x)
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def build_network(weights: DlibResNetWeights) -> DlibResNet:
     """A ``torch.nn.Module`` (eval mode) mapping ``(N, 3, 150, 150)`` float RGB chips in 0-255 to
     ``(N, 128)`` descriptors, identical in function to dlib's network."""
-    import torch
-    from torch import nn
-    from torch.nn import functional as F
-
-    def conv(i):
-        w, b, stride, pad = weights.convs[i]
-        layer = nn.Conv2d(w.shape[1], w.shape[0], w.shape[2], stride=stride, padding=pad)
-        layer.weight.data = torch.from_numpy(w)
-        layer.bias.data = torch.from_numpy(b)
-        return layer
-
-    class Affine(nn.Module):
-        def __init__(self, i):
-            super().__init__()
-            gamma, beta = weights.affines[i]
-            self.register_buffer("gamma", torch.from_numpy(gamma).view(1, -1, 1, 1))
-            self.register_buffer("beta", torch.from_numpy(beta).view(1, -1, 1, 1))
-
-        def forward(self, x):
-            return x * self.gamma + self.beta
-
-    class Block(nn.Module):
-        def __init__(self, i, down):
-            super().__init__()
-            self.conv1, self.aff1 = conv(i), Affine(i)
-            self.conv2, self.aff2 = conv(i + 1), Affine(i + 1)
-            self.down = down
-
-        def forward(self, x):
-            y = self.aff2(self.conv2(F.relu(self.aff1(self.conv1(x)))))
-            if self.down:
-                x = F.avg_pool2d(x, 2, 2)
-            if x.shape != y.shape:  # dlib's add_prev: zero-pad both to the larger shape, top-left aligned
-                c, h, w = (max(a, b) for a, b in zip(x.shape[1:], y.shape[1:]))
-                x = F.pad(x, (0, w - x.shape[3], 0, h - x.shape[2], 0, c - x.shape[1]))
-                y = F.pad(y, (0, w - y.shape[3], 0, h - y.shape[2], 0, c - y.shape[1]))
-            return F.relu(x + y)
-
-    class DlibResNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            mean = torch.tensor(weights.mean_rgb, dtype=torch.float32).view(1, 3, 1, 1)
-            self.register_buffer("mean", mean)
-            self.stem, self.stem_aff = conv(0), Affine(0)
-            # Residual blocks from the input side: 3 x 32, (down) 4 x 64, (down) 3 x 128, (down) 3 x 256,
-            # (down) 1 x 256 -- the convolution pairs 1-2, 3-4, ... in file order.
-            downs = [False] * 3 + [True] + [False] * 3 + [True] + [False] * 2 + [True] + [False] * 2 + [True]
-            self.blocks = nn.Sequential(*(Block(1 + 2 * j, d) for j, d in enumerate(downs)))
-            self.fc = nn.Linear(weights.fc.shape[1], weights.fc.shape[0], bias=False)
-            self.fc.weight.data = torch.from_numpy(weights.fc)
-
-        def forward(self, x):
-            x = (x - self.mean) / 256.0
-            x = F.max_pool2d(F.relu(self.stem_aff(self.stem(x))), 3, 2)
-            x = self.blocks(x)
-            return self.fc(x.mean(dim=(2, 3)))
-
     _check_strides(weights)
-    return DlibResNet().eval()
+    return DlibResNet(weights).eval()
 
 
 def _check_strides(weights: DlibResNetWeights) -> None:

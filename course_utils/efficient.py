@@ -20,6 +20,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
+import torch
+from torch import nn
+
 #: Figures the papers report (parameters in millions, MFLOPs as multiply-adds, LFW accuracy, input side).
 REPORTED = {
     "InceptionResnetV1 (FaceNet)": {"params_m": None, "mflops": None, "lfw": 0.9965, "input": 160,
@@ -33,62 +36,52 @@ REPORTED = {
 }
 
 
-def _torch():
-    import torch
+class ConvBN(nn.Sequential):
+    """Convolution, batch norm and (unless ``act=False``) PReLU."""
 
-    return torch
+    def __init__(self, cin, cout, k=1, s=1, groups=1, act=True):
+        layers = [nn.Conv2d(cin, cout, k, s, k // 2 if isinstance(k, int) else 0, groups=groups, bias=False),
+                  nn.BatchNorm2d(cout)]
+        if act:
+            layers.append(nn.PReLU(cout))
+        super().__init__(*layers)
 
 
-def _blocks():
-    """The MobileFaceNet building blocks (defined lazily so that importing this module is cheap)."""
-    torch = _torch()
-    nn = torch.nn
+class MixDepthwise(nn.Module):
+    """Depthwise convolution whose channel groups use different kernel sizes (MixConv)."""
 
-    class ConvBN(nn.Sequential):
-        def __init__(self, cin, cout, k=1, s=1, groups=1, act=True):
-            layers = [nn.Conv2d(cin, cout, k, s, k // 2 if isinstance(k, int) else 0, groups=groups, bias=False),
-                      nn.BatchNorm2d(cout)]
-            if act:
-                layers.append(nn.PReLU(cout))
-            super().__init__(*layers)
+    def __init__(self, channels, stride, kernels=(3, 5, 7)):
+        super().__init__()
+        sizes = [channels // len(kernels)] * len(kernels)
+        sizes[0] += channels - sum(sizes)
+        self.sizes = sizes
+        self.convs = nn.ModuleList(nn.Conv2d(c, c, k, stride, k // 2, groups=c, bias=False)
+                                   for c, k in zip(sizes, kernels))
+        self.post = nn.Sequential(nn.BatchNorm2d(channels), nn.PReLU(channels))
 
-    class MixDepthwise(nn.Module):
-        """Depthwise convolution whose channel groups use different kernel sizes (MixConv)."""
+    def forward(self, x):
+        parts = torch.split(x, self.sizes, dim=1)
+        return self.post(torch.cat([conv(p) for conv, p in zip(self.convs, parts)], dim=1))
 
-        def __init__(self, channels, stride, kernels=(3, 5, 7)):
-            super().__init__()
-            sizes = [channels // len(kernels)] * len(kernels)
-            sizes[0] += channels - sum(sizes)
-            self.sizes = sizes
-            self.convs = nn.ModuleList(nn.Conv2d(c, c, k, stride, k // 2, groups=c, bias=False)
-                                       for c, k in zip(sizes, kernels))
-            self.post = nn.Sequential(nn.BatchNorm2d(channels), nn.PReLU(channels))
 
-        def forward(self, x):
-            parts = torch.split(x, self.sizes, dim=1)
-            return self.post(torch.cat([conv(p) for conv, p in zip(self.convs, parts)], dim=1))
+class Bottleneck(nn.Module):
+    """MobileFaceNet's inverted residual bottleneck (MixConv depthwise layer when ``mix``)."""
 
-    class Bottleneck(nn.Module):
-        def __init__(self, cin, cout, stride, expansion, mix):
-            super().__init__()
-            hidden = cin * expansion
-            dw = MixDepthwise(hidden, stride) if mix else ConvBN(hidden, hidden, 3, stride, groups=hidden)
-            self.body = nn.Sequential(ConvBN(cin, hidden), dw, ConvBN(hidden, cout, act=False))
-            self.residual = stride == 1 and cin == cout
+    def __init__(self, cin, cout, stride, expansion, mix):
+        super().__init__()
+        hidden = cin * expansion
+        dw = MixDepthwise(hidden, stride) if mix else ConvBN(hidden, hidden, 3, stride, groups=hidden)
+        self.body = nn.Sequential(ConvBN(cin, hidden), dw, ConvBN(hidden, cout, act=False))
+        self.residual = stride == 1 and cin == cout
 
-        def forward(self, x):
-            y = self.body(x)
-            return x + y if self.residual else y
-
-    return ConvBN, Bottleneck
+    def forward(self, x):
+        y = self.body(x)
+        return x + y if self.residual else y
 
 
 def mobilefacenet(embedding: int = 128, mix: bool = False, width: float = 1.0):
     """MobileFaceNet (Chen et al., 2018) for 112x112 faces; ``mix=True`` gives MixConv depthwise layers
     (MixFaceNet-style) and ``width`` scales the channels.  Returns a ``torch.nn.Module``."""
-    torch = _torch()
-    nn = torch.nn
-    ConvBN, Bottleneck = _blocks()
     c = lambda n: max(8, int(round(n * width)))  # noqa: E731
     # (expansion, channels, repeats, first stride), the paper's Table 1
     setting = [(2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2), (2, 128, 2, 1)]
@@ -107,9 +100,8 @@ def shufflenet_face(embedding: int = 128):
     """torchvision's ShuffleNet V2 1.0x with its classifier replaced by a ``embedding``-D head."""
     import torchvision
 
-    torch = _torch()
     net = torchvision.models.shufflenet_v2_x1_0(weights=None)
-    net.fc = torch.nn.Linear(net.fc.in_features, embedding)
+    net.fc = nn.Linear(net.fc.in_features, embedding)
     return net.eval()
 
 
@@ -134,7 +126,6 @@ def count(model, input_size: int, latency_runs: int = 10) -> ModelFigures:
 
     # Its import warns "triton not found" (a GPU compiler; the course is CPU only and uninstalls it).
     logging.getLogger("torch.utils.flop_counter").setLevel(logging.ERROR)
-    torch = _torch()
     from torch.utils.flop_counter import FlopCounterMode
 
     x = torch.zeros(1, 3, input_size, input_size)

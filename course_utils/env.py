@@ -50,9 +50,6 @@ ALTERNATIVE_DISTRIBUTIONS = {
     "opencv-python-headless": ("opencv-python", "opencv-contrib-python-headless", "opencv-contrib-python"),
 }
 
-PLATFORMS = ("local", "kaggle", "colab")
-
-
 @dataclass(frozen=True)
 class Environment:
     """What ``setup()`` found.  ``data_dir`` is writable; ``input_dirs`` are read-only sources."""
@@ -233,9 +230,11 @@ def quiet_tensorflow() -> None:
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python, NumPy, and (if already imported) TensorFlow and PyTorch."""
+    """Seed Python, NumPy, and (if already imported) TensorFlow and PyTorch.
+
+    String hashing is seeded when the interpreter starts, from ``$PYTHONHASHSEED``: setting it here
+    could not change this process (``python course.py`` sets it for the commands it runs)."""
     random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
     import numpy as np
 
     np.random.seed(seed)
