@@ -392,3 +392,15 @@ def test_loaders_never_write_into_a_read_only_dataset(tmp_path):
     ds.load_lfw_pairs(index.pairs_file, index)
     index.image("Eileen_Collins", 1)
     assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*")) == before
+
+
+def test_image_folders_take_every_image_suffix_that_images_reads(tmp_path):
+    from course_utils.images import IMAGE_SUFFIXES
+
+    for i, suffix in enumerate(IMAGE_SUFFIXES):
+        (tmp_path / "a").mkdir(exist_ok=True)
+        (tmp_path / "a" / f"{i}{suffix.upper() if i % 2 else suffix}").write_bytes(b"")
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    df = ds.index_image_folders(tmp_path)
+    assert len(df) == len(IMAGE_SUFFIXES) and ".tif" in IMAGE_SUFFIXES
+    assert not df["path"].str.endswith(".txt").any()
