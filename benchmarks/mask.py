@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import course_utils as cu  # noqa: E402
-from course_utils import classify, mask  # noqa: E402
+from course_utils import mask, runtime  # noqa: E402
 
 
 def _trainer():
@@ -91,7 +91,7 @@ def main() -> int:
     print(f"\n{'figure':28s} {'value':>8s}  target")
     for name, value, target, ok in rows:
         print(f"{name:28s} {value:>8s}  {target:8s} {'ok' if ok else 'NOT MET'}")
-    print(f"single faces and batches up to {classify.LITERT_MAX_BATCH} ran on: {clf.runtime}")
+    print(f"single faces and batches up to {runtime.LITERT_MAX_BATCH} ran on: {clf.runtime}")
     return 0
 
 

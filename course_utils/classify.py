@@ -26,12 +26,6 @@ from .images import ImageLike, load_image
 from .model_files import MODEL_SUFFIXES, find_model, load_model, read_sidecar, sidecar_path
 from .runtime import LITERT_MAX_BATCH, LiteRTRunner
 
-# Old addresses: mask.py, scripts/train_mask.py, tests/test_mask.py and benchmarks/mask.py still reach these
-# through this module; new code imports them from model_files, training and runtime.  Remove once they moved.
-from .model_files import ModelNotFoundError, ModelVersionError, runtime_versions, save_model  # noqa: F401
-from .model_files import import_keras as _keras  # noqa: F401
-from .training import conv_blocks, fit, softmax_head  # noqa: F401
-
 #: The fields whose change makes FaceClassifier's cached runtimes stale.
 _CACHED_FROM = frozenset({"model", "path", "engine"})
 
@@ -59,7 +53,6 @@ def to_input(crops: Sequence[np.ndarray] | np.ndarray, size: int, channels: int 
     return out
 
 
-faces_to_input = to_input  # its old name, still used by mask.to_input
 
 
 def face_crops(image: ImageLike, faces: Sequence[Face], size: int, margin: float = 0.1,

@@ -21,7 +21,8 @@ from typing import Sequence
 import numpy as np
 
 from . import classify
-from .classify import _keras
+from . import model_files, training
+from .model_files import import_keras as _keras
 from .images import ImageLike, load_image
 
 MASK_LABELS = ("with_mask", "without_mask")
@@ -281,8 +282,8 @@ def build_model(width: int = 16, input_size: int = INPUT_SIZE, augment: bool = T
         x = layers.RandomRotation(0.04, fill_mode="nearest")(x)
         x = layers.RandomBrightness(0.15, value_range=(0, 1))(x)
         x = layers.RandomContrast(0.2)(x)
-    x = classify.conv_blocks(x, [width, 2 * width, 4 * width, 8 * width])
-    return classify.softmax_head(inputs, x, len(MASK_LABELS), "mask_cnn", "mask", learning_rate, dropout=0.3)
+    x = training.conv_blocks(x, [width, 2 * width, 4 * width, 8 * width])
+    return training.softmax_head(inputs, x, len(MASK_LABELS), "mask_cnn", "mask", learning_rate, dropout=0.3)
 
 
 def build_transfer_model(input_size: int = 96, weights: str | Path | None = "imagenet", learning_rate: float = 1e-3):
@@ -296,29 +297,31 @@ def build_transfer_model(input_size: int = 96, weights: str | Path | None = "ima
     from keras import layers
 
     name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{input_size}_no_top.h5"
-    if weights == "imagenet":
+    if weights == "imagenet":  # fetched here, so that only a failed download is reported as one
+        url = f"https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/{name}"
         cached = Path(keras.config.keras_home() if hasattr(keras.config, "keras_home") else Path.home() / ".keras") / "models" / name
         try:
-            base = keras.applications.MobileNetV2(input_shape=(input_size, input_size, 3), include_top=False,
-                                                  weights="imagenet")
-        except Exception as exc:  # offline: Keras raises from its download
-            raise classify.ModelNotFoundError(
+            weights = keras.utils.get_file(name, url, cache_subdir="models")
+        except Exception as exc:
+            # Keras reports a failed transfer as a bare Exception("URL fetch failure on ...") or an OSError.
+            if not (isinstance(exc, OSError) or "URL fetch failure" in str(exc)):
+                raise
+            raise model_files.ModelNotFoundError(
                 f"MobileNetV2's ImageNet weights are not on this machine and could not be downloaded ({exc}). "
-                f"Download https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/{name} "
-                f"to {cached} (or pass its path as weights=), or use the small CNN: mask.build_model()") from exc
-    else:
-        base = keras.applications.MobileNetV2(input_shape=(input_size, input_size, 3), include_top=False,
-                                              weights=None if weights is None else str(weights))
+                f"Download {url} to {cached} (or pass its path as weights=), or use the small CNN: "
+                "mask.build_model()") from exc
+    base = keras.applications.MobileNetV2(input_shape=(input_size, input_size, 3), include_top=False,
+                                          weights=None if weights is None else str(weights))
     base.trainable = False
     inputs = keras.Input((input_size, input_size, 3), name="face")
     x = layers.Rescaling(2.0, offset=-1.0)(inputs)  # [0, 1] -> MobileNetV2's [-1, 1]
     x = base(x, training=False)
-    return classify.softmax_head(inputs, x, len(MASK_LABELS), "mask_mobilenetv2", "mask", learning_rate)
+    return training.softmax_head(inputs, x, len(MASK_LABELS), "mask_mobilenetv2", "mask", learning_rate)
 
 
 def to_input(crops) -> np.ndarray:
     """uint8 RGB crops -> float32 network input in [0, 1]."""
-    return classify.faces_to_input(crops, np.asarray(crops[0]).shape[0] if len(crops) else INPUT_SIZE, channels=3)
+    return classify.to_input(crops, np.asarray(crops[0]).shape[0] if len(crops) else INPUT_SIZE, channels=3)
 
 
 def train(model, train_data, val_data, epochs: int = 15, batch_size: int = 64, patience: int = 5, verbose: int = 0):
@@ -326,7 +329,7 @@ def train(model, train_data, val_data, epochs: int = 15, batch_size: int = 64, p
     (xt, yt), (xv, yv) = train_data, val_data
     xt = to_input(xt) if np.asarray(xt).dtype == np.uint8 else xt
     xv = to_input(xv) if np.asarray(xv).dtype == np.uint8 else xv
-    return classify.fit(model, (xt, yt), (xv, yv), epochs=epochs, batch_size=batch_size, patience=patience,
+    return training.fit(model, (xt, yt), (xv, yv), epochs=epochs, batch_size=batch_size, patience=patience,
                         lr_patience=max(2, patience // 2), verbose=verbose)
 
 
@@ -492,14 +495,16 @@ def evaluate_photos(model, faces: CropResult, y, paths: Sequence | None = None) 
     return PhotoReport(y, pred, p, None if paths is None else [str(x) for x in paths])
 
 
-def save_model(model, path: str | Path, **info) -> Path:
+def save_model(model, path: str | Path, labels: Sequence[str] = MASK_LABELS, *, include_optimizer: bool = False,
+               **info) -> Path:
     """Save with a side-car that records the labels and how crops are made (aligned, margin)."""
-    return classify.save_model(model, path, MASK_LABELS, align=ALIGN, margin=MARGIN, **info)
+    return model_files.save_model(model, path, labels, include_optimizer=include_optimizer, align=ALIGN, margin=MARGIN,
+                                  **info)
 
 
 def load_classifier(path: str | Path | None = None) -> classify.FaceClassifier:
     """The mask classifier from ``path``, ``$COURSE_MASK_MODEL``, ``models/mask/mask.keras`` or a Kaggle input."""
-    found = classify.find_model("mask", path)
+    found = model_files.find_model("mask", path)
     clf = classify.FaceClassifier.load(found, labels=MASK_LABELS)
     if clf.align is None:  # saved without mask.save_model's side-car: crop as the course's models do
         clf.align, clf.margin = ALIGN, MARGIN

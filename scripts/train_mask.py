@@ -131,7 +131,7 @@ def main() -> int:
         "same_face_pairs": {"faces": len(test_bare), "accuracy": round(pairs.accuracy, 4),
                             "recall": {k: round(v, 4) for k, v in pairs.recall.items()}},
         "file_mb": round(path.stat().st_size / 1e6, 2),
-        "versions": cu.classify.runtime_versions(),
+        "versions": cu.model_files.runtime_versions(),
     }
     (args.out / "MODEL_CARD.json").write_text(json.dumps(card, indent=2) + "\n")
     (args.out / "MODEL_CARD.md").write_text(card_markdown(card))
