@@ -16,10 +16,12 @@ requirements/lock.txt change.  Other commands:
     python3 course.py grade    # grade homework submissions (see homework/README.md)
     python3 course.py release OUT  # write the student edition (no solutions) into the new folder OUT
 
-Environment variables:
+Environment variables (all the course's settings: README.md, "Settings (environment variables)",
+listed by course_utils/config.py; this file reads its three itself, before the environment exists):
     COURSE_VENV    where the environment lives (default: .venv beside this file)
     COURSE_PYTHON  use this interpreter as it is, e.g. an activated conda env or Kaggle's
                    python; nothing is created or installed (run ``setup --here`` once for that).
+    COURSE_TEST_WORKERS  pytest-xdist workers of ``test`` (default 2; 0 or 1: none)
 """
 from __future__ import annotations
 

@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import course_utils as cu  # noqa: E402
+from course_utils import config  # noqa: E402
 import pandas  # noqa: E402,F401  (imported before timing: its import is not indexing time)
 
 
 def main() -> int:
-    shared = Path(os.environ.get("COURSE_SHARED_DATA", ROOT / ".." / "shared" / "data")).resolve()
+    shared = config.shared_data_dir().resolve()
     lfw_dev = shared / "lfw_dev"
     if not (lfw_dev / "pairs.txt").is_file():
         print(f"SKIP: {lfw_dev} not found (set COURSE_SHARED_DATA to the folder that holds lfw_dev/)")

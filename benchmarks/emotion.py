@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
-from course_utils import emotion, runtime  # noqa: E402
+from course_utils import config, emotion, runtime  # noqa: E402
 
 
 def main() -> int:
@@ -32,7 +32,7 @@ def main() -> int:
     p.add_argument("--model", type=Path, default=ROOT / "models" / "emotion" / "emotion.keras")
     p.add_argument("--data", type=Path, default=None)
     args = p.parse_args()
-    data = args.data or Path(os.environ.get("COURSE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "fer2013"
+    data = args.data or config.shared_data_dir() / "fer2013"
     if not args.model.exists():
         print(f"SKIP: no model at {args.model} (train it with scripts/train_emotion.py)")
         return 0

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
+from course_utils import config  # noqa: E402
 from course_utils import identification as ident  # noqa: E402
 
 
@@ -149,7 +150,7 @@ def main() -> int:
     p.add_argument("--no-flip", dest="flip", action="store_false",
                    help="embed each face once (default: average each face with its mirror image, twice the time)")
     args = p.parse_args()
-    data = args.data or Path(os.environ.get("COURSE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw_dev"
+    data = args.data or config.shared_data_dir() / "lfw_dev"
     cu.setup(verbose=False)
     backends = ident.available_backends()
     print(f"backends available here: {', '.join(backends)}")

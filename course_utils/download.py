@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Mapping
 
+from .text import clip
+
 #: The course's registry of downloadable files (``name sha256 url [mirror ...]``).
 REGISTRY_FILE = Path(__file__).with_name("registry.txt")
 #: Seconds to wait for the server to answer (connect and each read).
@@ -145,14 +147,6 @@ def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, requests.ConnectionError):
         return f"no connection: the server is unreachable or this machine is offline ({clip(exc, 160)})"
     return f"{type(exc).__name__}: {clip(exc, 160)}"
-
-
-def clip(text: object, limit: int) -> str:
-    """``text`` on one line (runs of white space become one space), cut to at most ``limit``
-    characters with ``...``.  The course's one clipping helper: download errors, the checker's
-    messages (:mod:`course_utils.homework`) and the grader's reports use it."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _ChecksumMismatch(ValueError):

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from . import config
 from .detection import Face, detect_faces, get_detector
 from .env import KAGGLE_INPUT, display_path
 from .images import ImageLike, load_image
@@ -200,8 +200,8 @@ def find_facenet_weights(weights: str | Path | None = None, pretrained: str = "v
     if pretrained not in FACENET_FILES:
         raise ValueError(f"pretrained must be one of {', '.join(FACENET_FILES)}, got {pretrained!r}")
     filename = FACENET_FILES[pretrained]
-    env = os.environ if environ is None else environ
-    given = given_file([(weights, "the weights path you gave"), (env.get(FACENET_ENV_VAR), f"${FACENET_ENV_VAR}")])
+    given = given_file([(weights, "the weights path you gave"),
+                        (config.get(FACENET_ENV_VAR, environ), f"${FACENET_ENV_VAR}")])
     if given is not None:
         return given
     kaggle = KAGGLE_INPUT if kaggle_input is None else Path(kaggle_input)

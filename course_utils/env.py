@@ -25,10 +25,11 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import config
+from .config import REPO_ROOT  # noqa: F401 - env.REPO_ROOT, the name the library uses
+
 #: Environment variable that overrides the data folder.
 DATA_ENV_VAR = "COURSE_DATA_DIR"
-#: Where the repository lives (the folder that holds ``course_utils/``).
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 KAGGLE_INPUT = Path("/kaggle/input")
 KAGGLE_WORKING = Path("/kaggle/working")
@@ -92,9 +93,9 @@ def choose_data_dir(platform: str, environ: dict | None = None,
     2. ``/kaggle/working/data`` on Kaggle (``/kaggle/input`` is read-only),
     3. ``data/cache`` inside the repository.
     """
-    env = os.environ if environ is None else environ
-    if env.get(DATA_ENV_VAR):
-        return Path(env[DATA_ENV_VAR]).expanduser()
+    given = config.path(DATA_ENV_VAR, environ)
+    if given is not None:
+        return given
     if platform == "kaggle":
         return (KAGGLE_WORKING if kaggle_working is None else kaggle_working) / "data"
     return repo_root / "data" / "cache"

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import config
 from .detection import Face
 from .images import ImageLike, load_image
 from .model_files import ModelNotFoundError
@@ -68,8 +69,9 @@ def model_path(name: int | str = 68) -> Path:
         raise ValueError(f"unknown dlib model {name!r}; choose one of {', '.join(map(str, MODEL_FILES))}")
     filename = MODEL_FILES[name]
     searched = []
-    if os.environ.get(MODELS_ENV_VAR):
-        p = Path(os.environ[MODELS_ENV_VAR]) / filename
+    folder = config.path(MODELS_ENV_VAR)
+    if folder is not None:
+        p = folder / filename
         if p.is_file():
             return p
         searched.append(str(p))

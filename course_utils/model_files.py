@@ -19,12 +19,11 @@ FaceNet's, the classifiers').
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Sequence
 
-from . import keras_compat
+from . import config, keras_compat
 from .env import KAGGLE_INPUT, REPO_ROOT
 
 MODEL_SUFFIXES = (".keras", ".h5")
@@ -201,9 +200,8 @@ def find_model(kind: str, path: str | Path | None = None, *, environ=None,
         ModelNotFoundError: nothing found (or an explicit path / environment variable that does
             not exist); the message lists the places and how to make or get the file.
     """
-    env = os.environ if environ is None else environ
-    var = f"COURSE_{kind.upper()}_MODEL"
-    given = given_file([(path, "the path you gave"), (env.get(var), f"${var}")], "model file")
+    var = config.model_var(kind)
+    given = given_file([(path, "the path you gave"), (config.get(var, environ), f"${var}")], "model file")
     if given is not None:
         return given
     models_dir = MODELS_DIR if models_dir is None else Path(models_dir)

@@ -25,11 +25,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
-from course_utils import emotion, training  # noqa: E402
-
-
-def shared_data() -> Path:
-    return Path(os.environ.get("COURSE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+from course_utils import config, emotion, training  # noqa: E402
 
 
 def main() -> int:
@@ -56,7 +52,7 @@ def main() -> int:
     p.add_argument("--evaluate-only", action="store_true",
                    help="evaluate the checkpoint on test and write the model files and card")
     args = p.parse_args()
-    data = args.data or shared_data() / "fer2013"
+    data = args.data or config.shared_data_dir() / "fer2013"
     if not data.is_dir():
         print(f"FER2013 folders not found at {data}: pass --data or set COURSE_SHARED_DATA. Nothing trained.")
         return 0

@@ -28,11 +28,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
-from course_utils import mask  # noqa: E402
-
-
-def shared_data() -> Path:
-    return Path(os.environ.get("COURSE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+from course_utils import config, mask  # noqa: E402
 
 
 def load_crops(data: Path, cache: Path):
@@ -75,7 +71,7 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--width", type=int, default=16)
     args = p.parse_args()
-    data = args.data or shared_data() / "facemask"
+    data = args.data or config.shared_data_dir() / "facemask"
     if not data.is_dir():
         print(f"facemask folders not found at {data}: pass --data or set COURSE_SHARED_DATA. Nothing trained.")
         return 0

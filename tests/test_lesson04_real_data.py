@@ -4,14 +4,15 @@ present, the lesson runs its full-data path with short settings, and the sample'
 clone without that folder (the project's tests must pass without it)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from course_utils import config
+
 ROOT = Path(__file__).resolve().parents[1]
-FER = Path(os.environ.get("COURSE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "fer2013"
+FER = config.shared_data_dir() / "fer2013"
 LESSON = ROOT / "notebooks" / "04_facial_emotion_recognition.ipynb"
 
 needs_fer = pytest.mark.skipif(not (FER / "train").is_dir(),

@@ -3,14 +3,13 @@ folds 4-6 of pairs.txt only; the lesson must evaluate those folds with a notice 
 with the reason when the shared data is not there (a fresh clone has none)."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
+from course_utils import config
 from course_utils.env import REPO_ROOT
 
-SHARED = Path(os.environ.get("COURSE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+SHARED = config.shared_data_dir()
 LFW_DEV = SHARED / "lfw_dev"
 
 pytestmark = [pytest.mark.slow,

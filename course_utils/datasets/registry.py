@@ -1,11 +1,11 @@
 """What each dataset is and how to get it today (:data:`DATASETS`), and finding one on this machine."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from .. import config
 from ..env import KAGGLE_INPUT
 from .celeba import is_celeba_root
 from .common import SAMPLES_DIR, DatasetNotFoundError, find_root
@@ -124,9 +124,8 @@ def find_dataset(name: str, search: Iterable[str | Path | None] = (), *, environ
         ValueError: an unknown dataset name.
     """
     info = dataset_info(name)
-    env = os.environ if environ is None else environ
-    if env.get(info.env_var):
-        base = Path(env[info.env_var]).expanduser()
+    base = config.path(info.env_var, environ)
+    if base is not None:
         found = find_root(base, info.is_root, max_depth) if base.is_dir() else None
         if found is None:
             raise DatasetNotFoundError(f"{info.env_var}={base} does not hold {info.title}: "

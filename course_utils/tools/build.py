@@ -25,7 +25,7 @@ from .notebook import clean_metadata
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BUILD_DIR = REPO_ROOT / "build"
 #: The whole course should run within this many seconds on a 2-core CPU (issue budget).
-COURSE_BUDGET_S = 120
+RUN_BUDGET_S = 120
 
 
 def lesson_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nlesson".ljust(width + 1) + "   seconds  status")
     for name, sec, status in rows:
         print(f"{name.ljust(width)}  {sec:8.1f}  {status}")
-    budget = f" (budget {COURSE_BUDGET_S} s)" if not args.notebooks else ""
+    budget = f" (budget {RUN_BUDGET_S} s)" if not args.notebooks else ""
     print(f"{'total'.ljust(width)}  {total:8.1f}{budget}")
     if not args.inplace:
         print(f"executed notebooks and HTML pages: {args.out}")

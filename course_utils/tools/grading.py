@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..download import clip
+from ..text import clip
 from . import authoring
 from . import notebook as nbk
 from . import sandbox as sbx

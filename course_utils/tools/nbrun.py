@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from .. import homework as hw
-from ..download import clip
+from ..text import clip
 from . import authoring
 from . import sandbox as sbx
 from . import verdict

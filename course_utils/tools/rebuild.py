@@ -19,7 +19,7 @@ import re
 import stat
 from pathlib import Path
 
-from ..download import clip
+from ..text import clip
 from . import authoring
 from . import notebook as nbk
 

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..download import clip
+from ..text import clip
 
 
 @dataclass
