@@ -17,7 +17,7 @@ import numpy as np
 
 from .detection import Face, largest_face
 from .embedders import Embedder, get_embedder
-from .images import IMAGE_SUFFIXES, ImageError, ImageLike, load_image
+from .images import ImageError, ImageLike, image_files, load_image, subfolders
 
 UNKNOWN = "unknown"
 
@@ -162,9 +162,8 @@ def enrol_folder(root: str | Path, embedder: Embedder | str = "dlib", multiple: 
     if not root.is_dir():
         raise FileNotFoundError(f"gallery folder not found: {root} (expected {root}/<name>/1.jpg ...)")
     gallery = Gallery([], np.zeros((0, emb.dim), np.float32), emb.name)
-    people = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for person in people:
-        photos = sorted(p for p in person.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    for person in subfolders(root):
+        photos = image_files(person)
         if not photos:
             gallery.problems[str(person)] = "no photo in this folder"
         for photo in photos:
@@ -215,11 +214,7 @@ def make_sample_gallery(folder: str | Path) -> Path:
 
 def own_people(folder: str | Path) -> list[str]:
     """The people of a gallery folder who are not among the lecture's starter people (your own photos)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and p.name not in STARTER_PEOPLE)
+    return [p.name for p in subfolders(folder) if p.name not in STARTER_PEOPLE]
 
 
 def identify(image: ImageLike, gallery: Gallery, embedder: Embedder | str | None = None,

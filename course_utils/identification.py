@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 
 from .detection import largest_face
-from .images import IMAGE_SUFFIXES, load_image
+from .images import IMAGE_SUFFIXES, image_files, load_image, subfolders
 
 # The lesson's names, by job (``ident.get_embedder``, ``ident.Gallery``, ``ident.kfold_verification``, ...).
 from .embedders import (EMBEDDERS, FACENET_ENV_VAR, FACENET_FILES, DlibEmbedder, Embedder,  # noqa: F401
@@ -121,8 +121,8 @@ def load_people_sample(n_enrol: int = 2, root: str | Path | None = None) -> Peop
     if not root.is_dir():
         raise FileNotFoundError(f"no photo folder {root}: expected {root}/<Name>/<Name>_NNNN.jpg")
     enrol, held, strangers = [], [], []
-    for person in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        photos = sorted(p for p in person.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    for person in subfolders(root):
+        photos = image_files(person)
         if len(photos) == 1:
             strangers.append((person.name, photos[0]))
         elif len(photos) > n_enrol:

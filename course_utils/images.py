@@ -157,3 +157,17 @@ def save_image(image: ImageLike, path: str | Path, quality: int = 95) -> Path:
         path.unlink(missing_ok=True)
         raise ValueError(f"cannot write {path.name}: use .png or .jpg ({exc})") from exc
     return path
+
+
+def subfolders(folder: str | Path) -> list[Path]:
+    """The visible sub-folders of ``folder`` (names not starting with ``.``), sorted; ``[]`` when
+    ``folder`` is not a folder.  The one walk over class-per-folder trees (a person or a label a folder)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """The image files directly in ``folder`` (suffixes of :data:`IMAGE_SUFFIXES`, any case), sorted."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

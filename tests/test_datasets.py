@@ -404,3 +404,16 @@ def test_image_folders_take_every_image_suffix_that_images_reads(tmp_path):
     df = ds.index_image_folders(tmp_path)
     assert len(df) == len(IMAGE_SUFFIXES) and ".tif" in IMAGE_SUFFIXES
     assert not df["path"].str.endswith(".txt").any()
+
+
+def test_subfolders_and_image_files_the_one_walk_over_folder_trees(tmp_path):
+    from course_utils.images import image_files, subfolders
+
+    for name in ("b", "a", ".hidden"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "file.jpg").write_bytes(b"")
+    assert subfolders(tmp_path) == [tmp_path / "a", tmp_path / "b"]
+    assert subfolders(tmp_path / "missing") == []
+    for name in ("2.PNG", "1.jpg", "notes.txt", "3.tif"):
+        (tmp_path / "a" / name).write_bytes(b"")
+    assert [p.name for p in image_files(tmp_path / "a")] == ["1.jpg", "2.PNG", "3.tif"]

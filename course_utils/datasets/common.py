@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..env import REPO_ROOT
-from ..images import IMAGE_SUFFIXES
+from ..images import IMAGE_SUFFIXES, subfolders
 
 #: Folder of the embedded sample datasets (made by ``data/make_sample_data.py``).
 SAMPLES_DIR = REPO_ROOT / "data" / "samples"
@@ -74,7 +74,7 @@ def index_image_folders(root: str | Path, splits: Sequence[str] | None = None):
     if splits and not groups:
         raise DatasetNotFoundError(f"none of the split folders {', '.join(splits)} is in {root}")
     for split, base in groups:
-        for lab in sorted(d for d in base.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        for lab in subfolders(base):
             labels.add(lab.name)
             with os.scandir(lab) as it:
                 for f in it:

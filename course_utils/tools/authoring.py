@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..env import REPO_ROOT
+from ..images import subfolders
 from .notebook import (CHECK_TAG, SOLUTION_TAG, cell_source, cell_tags, check_names, clean_metadata, dumps,
                        is_check, is_solution, output_check_names, read_notebook)
 
@@ -212,10 +213,7 @@ class Homework:
 
 def homework_names(folder: Path = HOMEWORK_DIR) -> list[str]:
     """The homework folders (those with a solution or a template)."""
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir()
-                  if p.is_dir() and ((p / SOLUTION_NAME).exists() or (p / TEMPLATE_NAME).exists()))
+    return [p.name for p in subfolders(folder) if (p / SOLUTION_NAME).exists() or (p / TEMPLATE_NAME).exists()]
 
 
 def find_homework(name_or_dir: str | Path, folder: Path = HOMEWORK_DIR) -> Homework:
