@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
-from course_utils import config, emotion, runtime  # noqa: E402
+from course_utils import config, emotion  # noqa: E402
+from figures import print_figures  # noqa: E402  (benchmarks/figures.py)
 
 
 def main() -> int:
@@ -72,15 +73,12 @@ def main() -> int:
         clf.predict_crops(batch)
         batches.append((time.perf_counter() - t) / 64 * 1000)
     ms_single, ms_batch = statistics.median(singles), statistics.median(batches)
-    print(f"\n{'figure':28s} {'value':>8s}  target")
     rows = [("test accuracy", f"{report.accuracy:.3f}", ">= 0.68", report.accuracy >= 0.68),
             ("  with mirror images", f"{mirrored.accuracy:.3f}", ">= 0.68", mirrored.accuracy >= 0.68),
             ("model file (MB)", f"{size_mb:.2f}", "< 10", size_mb < 10),
             ("ms per face, one at a time", f"{ms_single:.2f}", "< 5", ms_single < 5),
             ("ms per face, batch of 64", f"{ms_batch:.2f}", "< 5", ms_batch < 5)]
-    for name, value, target, ok in rows:
-        print(f"{name:28s} {value:>8s}  {target:8s} {'ok' if ok else 'NOT MET'}")
-    print(f"single faces and batches up to {runtime.LITERT_MAX_BATCH} ran on: {clf.runtime}")
+    print_figures(rows, clf)
     return 0
 
 
