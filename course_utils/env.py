@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config
-from .config import REPO_ROOT  # noqa: F401 - env.REPO_ROOT, the name the library uses
+from .config import REPO_ROOT  # where the repository lives; the library names it env.REPO_ROOT
 
-#: Environment variable that overrides the data folder.
+#: The setting that overrides the data folder (see course_utils.config).
 DATA_ENV_VAR = "COURSE_DATA_DIR"
 
 KAGGLE_INPUT = Path("/kaggle/input")
