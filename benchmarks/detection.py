@@ -1,12 +1,17 @@
-"""Detection speed: raw packages against course_utils.detect_faces, on the same images.
+"""Face detection: accuracy on the course's labelled set, and speed (raw packages against the library).
 
-    .venv/bin/python benchmarks/detection.py [--rounds 5]
+    .venv/bin/python benchmarks/detection.py [--rounds 5] [--per-kind 12] [--skip-speed] [--skip-accuracy]
 
-Prints images per second for raw ``mtcnn.MTCNN.detect_faces``, raw ``facenet_pytorch.MTCNN.detect``
-and ``course_utils.detect_faces`` for each backend (single images and batched), then the ratios the
-course targets: the library adds at most 5 % over the raw backend it wraps, and batched facenet is
-faster per image than sequential calls.  Speeds are medians of ``--rounds`` rounds; ratios are
-medians of back-to-back pairs, so that the machine's drifts cancel.
+Accuracy: every backend on :func:`course_utils.detection_set.build_set` (real LFW faces pasted at known
+places into face-free scenes: portraits, crowds, small faces, faces cut by the frame, masked faces, tight
+face crops, empty scenes; boxes known by construction).  Prints recall, false faces per image and the share
+of images whose face count is exact, overall and per kind, and ms per image.
+
+Speed, on 4 images of 640x480 and on 8 LFW photos (250x250): the raw packages (``mtcnn.MTCNN.detect_faces``,
+``facenet_pytorch.MTCNN.detect``) against ``cu.detect_faces``, one image at a time and as one batch.  The
+course's targets: the library's batched call within 5 % of the raw batched call, and batches faster per image
+than one call per image wherever the raw backend's batch is.  Speeds are medians of ``--rounds`` rounds;
+ratios are medians of back-to-back pairs, so that the machine's drifts cancel.
 """
 from __future__ import annotations
 
@@ -23,26 +28,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
+from course_utils import detection_set  # noqa: E402
+
+#: The backends compared, with the settings the course uses them with.
+SETTINGS = {
+    "mtcnn": {"backend": "mtcnn"},
+    "facenet": {"backend": "facenet"},
+    "haar": {"backend": "haar"},
+    "hog": {"backend": "hog"},
+    "facenet 0.5/0.6/0.6 (mask pipeline)": {"backend": "facenet", "thresholds": (0.5, 0.6, 0.6)},
+}
 
 
-def test_images() -> dict[str, np.ndarray]:
-    """About 640x480 and 1280x720, with one face and with several."""
-    import cv2
-
-    group = cu.load_sample("group")
-    one_720 = np.full((720, 1280, 3), 140, np.uint8)
-    one_720[104:616, 384:896] = cu.load_sample("astronaut")
-    return {
-        "640x480, 1 face": cu.load_sample("portrait_640"),
-        "640x360, 4 faces": cv2.resize(group, (640, 360), interpolation=cv2.INTER_AREA),
-        "1280x720, 1 face": one_720,
-        "1280x720, 4 faces": group,
-    }
+def median_seconds(fn, rounds: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def paired_ratio(fn_a, fn_b, rounds: int) -> float:
-    """Median over rounds of time(fn_a) / time(fn_b), the two run back to back in each round, so
-    that drifts of the machine's speed (other processes, clock) cancel out of the ratio."""
+    """Median over rounds of time(fn_a) / time(fn_b), the two run back to back in each round (in
+    alternating order), so that drifts of the machine's speed cancel out of the ratio."""
     fn_a(), fn_b()
     ratios = []
     for i in range(rounds):
@@ -56,78 +66,85 @@ def paired_ratio(fn_a, fn_b, rounds: int) -> float:
     return statistics.median(ratios)
 
 
-def median_seconds(fn, rounds: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def accuracy(per_kind: int) -> None:
+    start = time.perf_counter()
+    scenes = detection_set.build_set(per_kind=per_kind)
+    n_faces = sum(len(s.boxes) for s in scenes)
+    print(f"labelled set: {len(scenes)} images, {n_faces} faces ({time.perf_counter() - start:.0f} s to build)")
+    header = (f"{'backend':38s} {'recall':>6s} {'false/img':>9s} {'exact':>6s} {'ms/img':>7s}   "
+              + " ".join(f"{k:>8s}" for k in detection_set.KINDS))
+    print(header + "\n" + "-" * len(header))
+    for name, kw in SETTINGS.items():
+        det = cu.get_detector(kw["backend"], thresholds=kw.get("thresholds"))
+        images = [s.image for s in scenes]
+        cu.detect_faces(images[0], detector=det)
+        t = time.perf_counter()
+        found = [cu.detect_faces(im, detector=det) for im in images]
+        ms = 1000 * (time.perf_counter() - t) / len(images)
+        sc = detection_set.score(scenes, found)
+        kinds = " ".join(f"{sc.per_kind[k].recall:8.2f}" if k != "empty" else f"{sc.per_kind[k].false:5d} fp"
+                         for k in detection_set.KINDS)
+        print(f"{name:38s} {sc.recall:6.3f} {sc.false_per_image:9.3f} {sc.exact_rate:6.3f} {ms:7.1f}   {kinds}")
+    print("per kind: recall (empty: false faces on its images)")
+
+
+def speed(rounds: int) -> None:
+    import cv2
+    import torch
+    from facenet_pytorch import MTCNN as FacenetMTCNN
+    from mtcnn import MTCNN as IpazcMTCNN
+
+    raw = {"mtcnn": IpazcMTCNN(device="CPU:0"), "facenet": FacenetMTCNN(keep_all=True, device="cpu")}
+    raw_call = {"mtcnn": lambda ims: raw["mtcnn"].detect_faces(ims),
+                "facenet": lambda ims: raw["facenet"].detect(ims, landmarks=True)}
+    group = cu.load_sample("group")
+    sets = {
+        "4 x 640x480": [cv2.resize(group, (640, 480), interpolation=cv2.INTER_AREA), cu.load_sample("portrait_640")[:480],
+                        cv2.resize(group[:, ::-1], (640, 480), interpolation=cv2.INTER_AREA),
+                        np.ascontiguousarray(cu.load_sample("portrait_640")[:480, ::-1])],
+        "8 x 250x250 LFW": [cu.load_image(p) for p in sorted(cu.real_samples("lfw_people").glob("*/*_0001.jpg"))[:8]],
+    }
+    print(f"\ntorch threads: {torch.get_num_threads()}, rounds: {rounds} (median)")
+    header = f"{'images':16s} {'backend':8s} {'raw 1-by-1':>10s} {'raw batch':>10s} {'lib 1-by-1':>10s} {'lib batch':>10s}  (ms per image)"
+    print(header + "\n" + "-" * len(header))
+    ratios = []
+    for label, ims in sets.items():
+        ims = [np.ascontiguousarray(im) for im in ims]
+        n = len(ims)
+        for backend in ("facenet", "mtcnn"):
+            runs = {
+                "raw 1-by-1": lambda: [raw_call[backend]([im] if backend == "mtcnn" else im) for im in ims],
+                "raw batch": lambda: raw_call[backend](ims),
+                "lib 1-by-1": lambda: [cu.detect_faces(im, backend) for im in ims],
+                "lib batch": lambda: cu.detect_faces(ims, backend),
+            }
+            ms = {k: 1000 * median_seconds(fn, rounds) / n for k, fn in runs.items()}
+            print(f"{label:16s} {backend:8s} " + " ".join(f"{ms[k]:10.1f}" for k in runs))
+            ratios.append((label, backend, "lib batch / raw batch", paired_ratio(runs["lib batch"], runs["raw batch"],
+                                                                                2 * rounds + 1)))
+            ratios.append((label, backend, "lib batch / lib 1-by-1", paired_ratio(runs["lib batch"], runs["lib 1-by-1"],
+                                                                                 2 * rounds + 1)))
+            ratios.append((label, backend, "raw batch / raw 1-by-1", paired_ratio(runs["raw batch"], runs["raw 1-by-1"],
+                                                                                 2 * rounds + 1)))
+    print("\nratios: median of paired, back-to-back runs (time of the first / time of the second)")
+    for label, backend, what, r in ratios:
+        note = ("within 5 %" if r <= 1.05 else "OVER 5 %") if "raw batch" in what.split("/")[1] else (
+            "batch faster" if r < 1 else "batch NOT faster")
+        print(f"{label:16s} {backend:8s} {what:24s} {r:5.2f}  {note}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=8, help="images per batch for the batched runs")
+    parser.add_argument("--per-kind", type=int, default=12, help="scenes of each kind in the labelled set")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()
-
     cu.setup(verbose=False)
-    import torch
-    from facenet_pytorch import MTCNN as FacenetMTCNN
-    from mtcnn import MTCNN as IpazcMTCNN
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    raw_mtcnn = IpazcMTCNN(device="CPU:0")
-    raw_facenet = FacenetMTCNN(keep_all=True, device="cpu")
-    images = test_images()
-    print(f"CPU threads: {torch.get_num_threads()}, rounds: {args.rounds} (median), batch: {args.batch}")
-    header = f"{'image':18s} {'method':34s} {'img/s':>7s} {'ms/img':>8s} {'faces':>5s}"
-    print(header)
-    print("-" * len(header))
-    ratios = []
-    for label, img in images.items():
-        runs = {
-            "raw mtcnn.MTCNN.detect_faces": (lambda: raw_mtcnn.detect_faces(img), None),
-            "cu.detect_faces(backend='mtcnn')": (lambda: cu.detect_faces(img, "mtcnn"), "raw mtcnn.MTCNN.detect_faces"),
-            "raw facenet_pytorch.MTCNN.detect": (lambda: raw_facenet.detect(img, landmarks=True), None),
-            "cu.detect_faces(backend='facenet')": (lambda: cu.detect_faces(img, "facenet"),
-                                                   "raw facenet_pytorch.MTCNN.detect"),
-            "cu.detect_faces(backend='haar')": (lambda: cu.detect_faces(img, "haar"), None),
-            "cu.detect_faces(backend='hog')": (lambda: cu.detect_faces(img, "hog"), None),
-        }
-        secs = {}
-        for name, (fn, _) in runs.items():
-            secs[name] = median_seconds(fn, args.rounds)
-        n_faces = {name: len(cu.detect_faces(img, b)) for name, b in
-                   [("mtcnn", "mtcnn"), ("facenet", "facenet"), ("haar", "haar"), ("hog", "hog")]}
-        for name, s in secs.items():
-            backend = next((b for b in ("haar", "hog", "facenet") if b in name), "mtcnn")
-            print(f"{label:18s} {name:34s} {1 / s:7.2f} {1000 * s:8.1f} {n_faces[backend]:5d}")
-        for name, (fn, raw) in runs.items():
-            if raw:
-                ratios.append((label, name, paired_ratio(fn, runs[raw][0], 2 * args.rounds + 1)))
-        # batched against sequential, per image
-        batch = [img] * args.batch
-        for backend in ("facenet", "mtcnn"):
-            run_seq = lambda: [cu.detect_faces(im, backend) for im in batch]  # noqa: E731
-            run_bat = lambda: cu.detect_faces(batch, backend)  # noqa: E731
-            seq = median_seconds(run_seq, max(2, args.rounds // 2))
-            bat = median_seconds(run_bat, max(2, args.rounds // 2))
-            print(f"{label:18s} {backend + ' sequential x' + str(args.batch):34s} {args.batch / seq:7.2f} "
-                  f"{1000 * seq / args.batch:8.1f}")
-            print(f"{label:18s} {backend + ' batched x' + str(args.batch):34s} {args.batch / bat:7.2f} "
-                  f"{1000 * bat / args.batch:8.1f}")
-            ratios.append((label, f"{backend} batched / sequential (per image)",
-                           paired_ratio(run_bat, run_seq, max(3, args.rounds // 2))))
-    print("\nratios: median over rounds of paired, back-to-back runs (time of the first / time of the second)")
-    for label, what, r in ratios:
-        if "batched" in what:
-            verdict = "batched faster" if r < 1 else "batched NOT faster"
-            print(f"{label:18s} {what:45s} {r:5.2f}  {verdict}")
-        else:
-            verdict = "within 5 %" if r <= 1.05 else "OVER 5 %"
-            print(f"{label:18s} {what + ' / raw':45s} {r:5.2f}  overhead {100 * (r - 1):+5.1f} %  {verdict}")
+    if not args.skip_accuracy:
+        accuracy(args.per_kind)
+    if not args.skip_speed:
+        speed(args.rounds)
     return 0
 
 

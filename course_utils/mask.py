@@ -11,6 +11,10 @@
 The classifier looks at **aligned** face crops (ArcFace template, 64x64, 25 % context) for both classes,
 so that it has to look at the lower face, not at how a photo was framed (see the lesson on the
 Face-Mask-Detection set's class-style bias).  Labels: :data:`MASK_LABELS` (0 = with_mask).
+
+This module is over 500 lines because it is lesson 05's pipeline from end to end (drawn masks, crops,
+the models, training, the photo-level evaluation), each step a short function that the next one uses;
+the shared machinery already lives in classify, training and model_files.
 """
 from __future__ import annotations
 
@@ -166,15 +170,18 @@ class CropResult:
 
 
 def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_side: int = 160,
-                      progress: bool = False) -> CropResult:
-    """Detect the largest face of each image (MTCNN) and cut an aligned crop of it.
+                      progress: bool = False, retry: bool = True) -> CropResult:
+    """Find the face of each image (:func:`course_utils.detection.find_face` with the mask pipeline's
+    detector: the largest face, retried framed and then as a whole image for tight and masked crops)
+    and cut an aligned crop of it.
 
     Small images are enlarged to ``min_side`` pixels first (MTCNN misses faces under about 20 px).
-    An image without a face, or one that cannot be read, is skipped with its reason.
+    An image without a face, or one that cannot be read, is skipped with its reason.  ``retry=False``
+    keeps the detector's first answer (the pipeline before issue 19, for comparison).
     """
     import cv2
 
-    from .detection import detect_faces, largest_face
+    from .detection import find_face
     from .images import ImageError
 
     detector = get_mask_detector()
@@ -194,7 +201,7 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
         if side < min_side:
             f = min_side / side
             img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)), interpolation=cv2.INTER_CUBIC)
-        face = largest_face(detect_faces(img, detector=detector))
+        face = find_face(img, detector, retry=retry)  # retried framed, then as a whole, if no face at first
         if face is None:
             skipped[i] = "no face found"
             continue

@@ -121,11 +121,11 @@ def test_resize_max_side_reports_the_scale():
 
 
 def test_batches_group_equal_shapes_and_cap_their_pixels():
-    from course_utils.detection import MAX_BATCH_PIXELS, _group_by_shape
+    from course_utils.detection import MAX_BATCH_PIXELS, group_by_shape
 
     small, big = np.zeros((480, 640, 3), np.uint8), np.zeros((720, 1280, 3), np.uint8)
     images = [small] * 6 + [big] * 2 + [small]
-    chunks = _group_by_shape(images)
+    chunks = group_by_shape(images)
     assert sorted(i for c in chunks for i in c) == list(range(9))
     assert [len(c) for c in chunks] == [4, 3, 1, 1]  # 640x480 by fours, 1280x720 one at a time
     for c in chunks:

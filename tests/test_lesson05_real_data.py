@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from course_utils import config
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("COURSE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED = config.shared_data_dir()
 FACEMASK = SHARED / "facemask"
 LESSON = ROOT / "notebooks" / "05_face_mask_detection.ipynb"
 MAX_IMAGES = 120
