@@ -35,7 +35,8 @@ def make_annotator(kind: str, model: str | Path | None = None, backend: str | No
     (``detect``) or :class:`~course_utils.classify.Labelled` faces.
 
     ``backend=None`` uses MTCNN, except for masks: facenet-pytorch's MTCNN with the lower thresholds
-    that find masked faces (:data:`course_utils.mask.DETECTOR`).
+    that find masked faces (:data:`course_utils.mask.DETECTOR`), and :func:`~course_utils.detection.find_face`'s
+    retries when a picture yields no face at all (a tight, masked crop).
     """
     from .classify import annotate_faces
     from .detection import detect_faces, get_detector
@@ -59,7 +60,17 @@ def make_annotator(kind: str, model: str | Path | None = None, backend: str | No
     else:
         raise ValueError(f"unknown demo {kind!r}; choose from {', '.join(KINDS)}")
     classifier = load_classifier(model)
-    return lambda rgb: annotate_faces(rgb, classifier, detector=detector)
+    if kind != "mask":
+        return lambda rgb: annotate_faces(rgb, classifier, detector=detector)
+    from .classify import draw_labelled
+    from .detection import find_face
+
+    def annotate_masks(rgb):
+        # A tight, masked crop often yields no face at first: find_face retries it (framed, then as a whole).
+        faces = detect_faces(rgb, detector=detector) or [f for f in [find_face(rgb, detector)] if f is not None]
+        labelled = classifier.classify(rgb, faces)
+        return draw_labelled(rgb, labelled), labelled
+    return annotate_masks
 
 
 def source_kind(source: str) -> str:

@@ -1,6 +1,7 @@
 """The demo command (`python -m course_utils.demo`, the lecture's scripts): images, videos, bad input."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,19 @@ def test_mask_demo_uses_the_reference_model_and_the_mask_detector(tmp_path, caps
     out = capsys.readouterr().out
     assert rc == 0 and "masked.png: 4 faces:" in out and out.count("with_mask") == 4, out
     assert (tmp_path / "masked_mask.png").exists()
+
+
+def test_mask_script_finds_the_face_of_a_tight_masked_crop(tmp_path):
+    """Issue 19: a masked face that fills the photo was 'no face found' for the lecture's script."""
+    from course_utils import mask
+    from course_utils.detection import find_face
+
+    photos = mask.load_real_photos()
+    masked = [p for p in photos["path"][photos["y"] == 0]]
+    det = mask.get_mask_detector()
+    tight = next(p for p in masked if not cu.detect_faces(p, detector=det) and find_face(p, det) is not None)
+    shutil.copyfile(tight, tmp_path / "tight.jpg")
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "mtcnn_mask_detection.py"), "tight.jpg"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "tight.jpg: 1 face:" in run.stdout and "with_mask" in run.stdout, run.stdout
