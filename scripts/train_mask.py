@@ -39,7 +39,9 @@ def load_crops(data: Path, cache: Path):
         if list(z["paths"]) == [str(p) for p in df["path"]]:
             return df, z["crops"], z["index"], int(z["skipped"])
     t = time.perf_counter()
-    res = mask.crops_from_images(list(df["path"]), progress=True)
+    # retry=False: the faces the detector finds by itself, as when the reference model was trained (its split
+    # and its held-back test are defined on these); find_face's retries would add faces and move the split.
+    res = mask.crops_from_images(list(df["path"]), progress=True, retry=False)
     print(f"detected and aligned {len(res.index)} of {len(df)} images in {time.perf_counter() - t:.0f} s; "
           f"skipped {len(res.skipped)}", flush=True)
     cache.parent.mkdir(parents=True, exist_ok=True)
