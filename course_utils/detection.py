@@ -417,14 +417,14 @@ def detect_faces(image: ImageLike | list[ImageLike], backend: str = "mtcnn", *,
 
 
 #: How :func:`find_face` retries an image in which the detector found no face.  Chosen on the first
-#: 1,000 photos of each class of ../shared/data/facemask and on face-free scenes (scikit-image's sample
-#: photos cut into 256-px tiles): each step found faces in many missed masked photos and put no false
-#: face on any tile (benchmarks/mask.py prints the figures).
+#: 1,000 photos of each class of ../shared/data/facemask and on face-free images (scikit-image's sample
+#: photos cut into tiles): the framed retry put no face on any of them; the whole-image step's 0.95 is
+#: where it adds one false face in 1,324 (0.8 added 9); benchmarks/mask.py prints the figures.
 RETRY = {
     "border": 0.25,                    # the image framed by its mean colour, this share of its longer side each way
     "thresholds": (0.3, 0.4, 0.4),     # facenet-pytorch's stages, lower than usual: a mask hides the mouth
     "min_score": 0.9,                  # ... but a face found that way is kept only at this O-Net score
-    "whole_image_score": 0.8,          # the whole image is the face when O-Net scores it this high
+    "whole_image_score": 0.95,         # the whole image is the face when O-Net scores it this high
 }
 
 
@@ -474,7 +474,7 @@ def find_face(image: ImageLike, detector: Detector | None = None, *, retry: bool
        it): the image is framed by a border of its mean colour and detected again with lower
        thresholds (:data:`RETRY`); a face found so is kept only if it scores at least 0.9;
     2. a face **larger than the frame** (forehead or chin cut off): the whole image is the face when
-       MTCNN's O-Net scores it at least 0.8 (its score and landmarks are the face's).
+       MTCNN's O-Net scores it at least 0.95 (its score and landmarks are the face's).
 
     Returns ``None`` when there is no face (also for an image under 12 pixels).  Both retries cost
     time only for images without a face at first (tens of milliseconds each).
