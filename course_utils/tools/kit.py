@@ -165,7 +165,9 @@ class Kit:
                                        "word, not judged by the grader")
                 return None
             settings = {k: os.environ.get(k, "") for k in PASS_THROUGH if k != "COURSE_GRADE_TAG"}
-            key = _sha(json.dumps([sorted(self.hashes.items()), settings, sys.version]).encode())[:20]
+            data = sorted((str(q.relative_to(self.home.path)), _sha(q.read_bytes())) for q in self.home.path.rglob("*")
+                          if q.is_file() and not q.is_symlink() and q.suffix != ".ipynb")  # what the solution reads
+            key = _sha(json.dumps([sorted(self.hashes.items()), data, settings, sys.version]).encode())[:20]
             from ..download import default_data_dir
 
             cache = default_data_dir() / "grading" / f"{self.home.name}-{key}.json"
