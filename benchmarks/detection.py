@@ -74,9 +74,9 @@ def accuracy(per_kind: int) -> None:
     header = (f"{'backend':38s} {'recall':>6s} {'false/img':>9s} {'exact':>6s} {'ms/img':>7s}   "
               + " ".join(f"{k:>8s}" for k in detection_set.KINDS))
     print(header + "\n" + "-" * len(header))
+    images = [s.image for s in scenes]
     for name, kw in SETTINGS.items():
         det = cu.get_detector(kw["backend"], thresholds=kw.get("thresholds"))
-        images = [s.image for s in scenes]
         cu.detect_faces(images[0], detector=det)
         t = time.perf_counter()
         found = [cu.detect_faces(im, detector=det) for im in images]

@@ -206,11 +206,17 @@ class FaceClassifier:
 
 
 def classify_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "mtcnn",
-                   min_face_size: int = 20) -> list[Labelled]:
-    """Detect the faces of ``image`` and classify each."""
+                   min_face_size: int = 20, retry: bool = False) -> list[Labelled]:
+    """Detect the faces of ``image`` and classify each.  ``retry``: when the detector finds none,
+    :func:`~course_utils.detection.find_face`'s retries for a tight or masked crop (the mask demo)."""
+    from .detection import find_face
+
     img = load_image(image)
     det = get_detector(detector, min_face_size=min_face_size) if isinstance(detector, str) else detector
-    return classifier.classify(img, detect_faces(img, detector=det))
+    faces = detect_faces(img, detector=det)
+    if not faces and retry:
+        faces = [f for f in [find_face(img, det)] if f is not None]
+    return classifier.classify(img, faces)
 
 
 #: Box colours (RGB) for labels that the demos know; other labels are green.
@@ -232,9 +238,9 @@ def draw_labelled(image: ImageLike, labelled: Sequence[Labelled], show_probabili
 
 
 def annotate_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "mtcnn",
-                   min_face_size: int = 20) -> tuple[np.ndarray, list[Labelled]]:
-    """The demos' step: ``(annotated_image, labelled_faces)``."""
+                   min_face_size: int = 20, retry: bool = False) -> tuple[np.ndarray, list[Labelled]]:
+    """The demos' step: ``(annotated_image, labelled_faces)`` (``retry``: see :func:`classify_faces`)."""
     img = load_image(image)
-    labelled = classify_faces(img, classifier, detector=detector, min_face_size=min_face_size)
+    labelled = classify_faces(img, classifier, detector=detector, min_face_size=min_face_size, retry=retry)
     return draw_labelled(img, labelled), labelled
 

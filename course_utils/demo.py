@@ -60,17 +60,8 @@ def make_annotator(kind: str, model: str | Path | None = None, backend: str | No
     else:
         raise ValueError(f"unknown demo {kind!r}; choose from {', '.join(KINDS)}")
     classifier = load_classifier(model)
-    if kind != "mask":
-        return lambda rgb: annotate_faces(rgb, classifier, detector=detector)
-    from .classify import draw_labelled
-    from .detection import find_face
-
-    def annotate_masks(rgb):
-        # A tight, masked crop often yields no face at first: find_face retries it (framed, then as a whole).
-        faces = detect_faces(rgb, detector=detector) or [f for f in [find_face(rgb, detector)] if f is not None]
-        labelled = classifier.classify(rgb, faces)
-        return draw_labelled(rgb, labelled), labelled
-    return annotate_masks
+    # A tight, masked crop often yields no face at first: find_face retries it (framed, then as a whole).
+    return lambda rgb: annotate_faces(rgb, classifier, detector=detector, retry=kind == "mask")
 
 
 def source_kind(source: str) -> str:

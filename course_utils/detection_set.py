@@ -123,6 +123,12 @@ def _paste(scene: np.ndarray, photo: np.ndarray, face_px: int, x: float, y: floa
     return max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3])
 
 
+def _head_box(x: float, y: float, size: tuple[float, float]) -> tuple[float, float, float, float]:
+    """The room a pasted head takes around a face box of ``size`` whose top-left corner is (x, y)."""
+    bw, bh = size
+    return (x - 0.5 * bw, y - 0.5 * bh, x + 1.5 * bw, y + 1.4 * bh)
+
+
 def _free_spot(rng, taken: list, size: tuple[float, float], scene_wh: tuple[int, int], margin: float = 0.0):
     """A top-left corner for a face box of ``size`` that does not overlap the boxes taken (with
     their heads); None after many tries."""
@@ -131,7 +137,7 @@ def _free_spot(rng, taken: list, size: tuple[float, float], scene_wh: tuple[int,
     for _ in range(200):
         x = rng.uniform(-margin * bw, w - bw + margin * bw)
         y = rng.uniform(-margin * bh, h - bh + margin * bh)
-        box = (x - 0.5 * bw, y - 0.5 * bh, x + 1.5 * bw, y + 1.4 * bh)  # the head around the face
+        box = _head_box(x, y, size)
         if all(box[2] < t[0] or box[0] > t[2] or box[3] < t[1] or box[1] > t[3] for t in taken):
             taken.append(box)
             return x, y
@@ -142,6 +148,8 @@ def build_set(seed: int = 0, per_kind: int = 12, masked_photos: list[np.ndarray]
     """The labelled set: ``per_kind`` scenes of each kind of :data:`KINDS` (see the module
     docstring), deterministic for a seed.  ``masked_photos``: the LFW photos with drawn masks
     (computed here with the course's detector and landmarks when not given)."""
+    import cv2
+
     from .mask import add_masks
 
     rng = np.random.default_rng(seed)
@@ -159,8 +167,6 @@ def build_set(seed: int = 0, per_kind: int = 12, masked_photos: list[np.ndarray]
             if kind == "tight":
                 photo = (masked_photos if i % 2 else photos)[int(rng.integers(len(photos)))]
                 side = int(rng.integers(80, 200))
-                import cv2
-
                 x1, y1, x2, y2 = LFW_FACE_BOX
                 pad = 0.08 * (x2 - x1)
                 crop = photo[int(y1 - pad):int(y2 + pad), int(x1 - pad):int(x2 + pad)]
@@ -186,7 +192,7 @@ def build_set(seed: int = 0, per_kind: int = 12, masked_photos: list[np.ndarray]
                          if edge == 1 else x)
                     y = (-out_share * size[1] if edge == 2 else SCENE_SIZE[1] - (1 - out_share) * size[1]
                          if edge == 3 else y)
-                    taken.append((x - 0.5 * size[0], y - 0.5 * size[1], x + 1.5 * size[0], y + 1.4 * size[1]))
+                    taken.append(_head_box(x, y, size))
                     spot = (x, y)
                 else:
                     spot = _free_spot(rng, taken, size, SCENE_SIZE)

@@ -26,9 +26,7 @@ the grade is the kernel's own check output, and the report says so.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any
 
 from .. import homework as hw
 
@@ -86,14 +84,6 @@ def reference_values(records: dict[str, list[dict]], names: list[str]) -> tuple[
     return ref, missing
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
-
-
 def judge(record: dict, reference: dict) -> tuple[bool, str]:
     """Whether one recorded value passes, by the reference's expected value and tolerance."""
     if "error" in record:
@@ -106,14 +96,14 @@ def judge(record: dict, reference: dict) -> tuple[bool, str]:
     if "expected" not in reference:  # a condition: the value must be true
         ok = bool(value) and not isinstance(value, dict)
         return ok, "" if ok else "the condition is false"
-    ok = _finite(value) and hw.matches(value, reference["expected"], tol)
+    ok = hw.matches(value, reference["expected"], tol)  # NaN and infinity never match
     return ok, "" if ok else f"got {hw.brief(value)}, which does not match the reference"
 
 
 def apply(checks: dict[str, bool], messages: dict[str, str], flags: list[str],
           records: dict[str, list[dict]], reference: dict[str, dict]) -> None:
-    """Turn the kernel's PASS lines (``checks``) into the grade: each check that printed PASS
-    must also have exactly one recorded value that matches the reference."""
+    """Turn the kernel's PASS lines (``checks``) into the grade: each check that printed PASS must
+    also have a recorded value, its last one (the check cell's own call), that matches the reference."""
     for name, kernel_ok in checks.items():
         ref = reference.get(name)
         if ref is None:  # the reference did not record it: only the kernel's word
