@@ -60,7 +60,7 @@ def make_annotator(kind: str, model: str | Path | None = None, backend: str | No
     else:
         raise ValueError(f"unknown demo {kind!r}; choose from {', '.join(KINDS)}")
     classifier = load_classifier(model)
-    # A tight, masked crop often yields no face at first: find_face retries it (framed, then as a whole).
+    # A tight, masked crop often yields no face at first: find_face retries it (framed, then with CenterFace).
     return lambda rgb: annotate_faces(rgb, classifier, detector=detector, retry=kind == "mask")
 
 

@@ -22,7 +22,8 @@ Both MTCNN backends ship their weights inside their packages and dlib's HOG dete
 into dlib, so all four work offline.
 
 :func:`find_face` is for images that should show one face (a face crop, a portrait): when the detector
-finds none it retries the way tight and masked crops need (issue 19).
+finds none it retries the way tight and masked crops need (issue 19), last with CenterFace
+(:mod:`course_utils.centerface`, whose network the course ships in ``models/centerface/``).
 
 This module is over 500 lines on purpose: it is lesson 02's whole subject in one place (the four
 backends behind one interface, the retry for tight crops, the box helpers hw0 asks students to write,
@@ -424,7 +425,10 @@ RETRY = {
     "border": 0.25,                    # the image framed by its mean colour, this share of its longer side each way
     "thresholds": (0.3, 0.4, 0.4),     # facenet-pytorch's stages, lower than usual: a mask hides the mouth
     "min_score": 0.9,                  # ... but a face found that way is kept only at this O-Net score
-    "whole_image_score": 0.95,         # the whole image is the face when O-Net scores it this high
+    "centerface_borders": (0.1, 0.25),  # then CenterFace, on the image framed by each of these shares
+    "centerface_score": 0.25,          # ... a face kept from this score
+    "centerface_min_side": 0.3,        # ... and only a face whose box side is this share of the image's longer side,
+    "centerface_small_score": 0.5,     # ... or a smaller face that scores this high
 }
 
 
@@ -437,33 +441,30 @@ def _framed(image: np.ndarray, share: float) -> tuple[np.ndarray, int]:
     return cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=colour), pad
 
 
-def _whole_image_face(image: np.ndarray) -> Face | None:
-    """The whole image as a face, when MTCNN's last stage (facenet-pytorch's O-Net, the network that
-    gives every MTCNN face its score) says it is one: scored on the image, the image framed by 10 % and
-    20 %, and its top (or middle) square; the best window's score and five landmarks are kept."""
-    import cv2
-    import torch
+@functools.lru_cache(maxsize=1)
+def _warn_no_centerface(message: str) -> None:
+    import warnings
 
-    h, w = image.shape[:2]
-    side = min(h, w)
-    windows = [(image, 0, 0, w, h)]
-    for share in (0.1, 0.2):
-        framed, pad = _framed(image, share)
-        windows.append((framed, -pad, -pad, w + 2 * pad, h + 2 * pad))
-    x0 = (w - side) // 2
-    windows.append((image[:side, x0:x0 + side], x0, 0, side, side))
-    batch = np.stack([cv2.resize(win, (48, 48), interpolation=cv2.INTER_AREA) for win, *_ in windows])
-    onet = get_detector("facenet").model.onet
-    with torch.inference_mode():
-        out = onet(torch.from_numpy((batch.astype(np.float32) - 127.5) * 0.0078125).permute(0, 3, 1, 2))
-    probs, points = out[2][:, 1].numpy(), out[1].numpy()
-    best = int(probs.argmax())
-    if probs[best] < RETRY["whole_image_score"]:
-        return None
-    _, wx, wy, ww, wh = windows[best]
-    kps = {name: (float(wx + ww * points[best][j]), float(wy + wh * points[best][5 + j]))
-           for j, name in enumerate(KEYPOINT_NAMES)}
-    return Face(box=(0.0, 0.0, float(w), float(h)), score=float(probs[best]), keypoints=kps, backend="facenet")
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _centerface_face(image: np.ndarray) -> Face | None:
+    """The largest face CenterFace finds at :data:`RETRY`'s scores and size, trying each border."""
+    from . import centerface
+    from .model_files import ModelFileError, ModelNotFoundError
+
+    min_side = RETRY["centerface_min_side"] * max(image.shape[:2])
+    for border in RETRY["centerface_borders"]:
+        try:
+            faces = centerface.detect_square(image, border=border, threshold=RETRY["centerface_score"])
+        except (ModelNotFoundError, ModelFileError) as exc:
+            _warn_no_centerface(f"find_face skips its CenterFace retry: {exc}")
+            return None
+        face = largest_face([f for f in faces if max(f.width, f.height) >= min_side
+                             or f.score >= RETRY["centerface_small_score"]])
+        if face is not None:
+            return face
+    return None
 
 
 def find_face(image: ImageLike, detector: Detector | None = None, *, retry: bool = True) -> Face | None:
@@ -473,11 +474,15 @@ def find_face(image: ImageLike, detector: Detector | None = None, *, retry: bool
     1. a **tight crop** (the face fills the frame, and MTCNN's later stages lack the context around
        it): the image is framed by a border of its mean colour and detected again with lower
        thresholds (:data:`RETRY`); a face found so is kept only if it scores at least 0.9;
-    2. a face **larger than the frame** (forehead or chin cut off): the whole image is the face when
-       MTCNN's O-Net scores it at least 0.95 (its score and landmarks are the face's).
+    2. a **masked or cut face** (MTCNN was trained on few of them): CenterFace
+       (:mod:`course_utils.centerface`, trained on WIDER FACE's occluded faces) on the image framed by
+       10 % and then 25 %; its largest face that scores at least 0.25 and whose box side is at least 30 %
+       of the image's longer side (a face crop's face is large; the size rule keeps face-free images
+       clean), or, smaller, scores at least 0.5 (a small masked face in a larger photo).
 
     Returns ``None`` when there is no face (also for an image under 12 pixels).  Both retries cost
-    time only for images without a face at first (tens of milliseconds each).
+    time only for images without a face at first (tens of milliseconds each).  Without CenterFace's
+    file (``models/centerface/``) the second retry is skipped with a warning.
     """
     img = load_image(image)
     face = largest_face(detect_faces(img, detector=detector or get_detector("facenet")))
@@ -492,7 +497,7 @@ def find_face(image: ImageLike, detector: Detector | None = None, *, retry: bool
                        img.shape[1], img.shape[0])
         kps = {k: (x - pad, y - pad) for k, (x, y) in face.keypoints.items()} if face.keypoints else None
         return replace(face, box=box, keypoints=kps)
-    return _whole_image_face(img)
+    return _centerface_face(img)
 
 
 def largest_face(faces: Sequence[Face]) -> Face | None:

@@ -172,7 +172,7 @@ class CropResult:
 def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_side: int = 160,
                       progress: bool = False, retry: bool = True) -> CropResult:
     """Find the face of each image (:func:`course_utils.detection.find_face` with the mask pipeline's
-    detector: the largest face, retried framed and then as a whole image for tight and masked crops)
+    detector: the largest face, retried framed and then with CenterFace for tight and masked crops)
     and cut an aligned crop of it.
 
     Small images are enlarged to ``min_side`` pixels first (MTCNN misses faces under about 20 px).
@@ -201,7 +201,7 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
         if side < min_side:
             f = min_side / side
             img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)), interpolation=cv2.INTER_CUBIC)
-        face = find_face(img, detector, retry=retry)  # retried framed, then as a whole, if no face at first
+        face = find_face(img, detector, retry=retry)  # retried framed, then with CenterFace, if no face at first
         if face is None:
             skipped[i] = "no face found"
             continue

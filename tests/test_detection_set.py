@@ -79,7 +79,7 @@ def test_find_face_retries_find_the_masked_photos_the_detector_misses():
         if f is not None:
             h, w = cu.load_image(p).shape[:2]
             assert 0 <= f.box[0] < f.box[2] <= w and 0 <= f.box[1] < f.box[3] <= h
-            assert f.score >= min(RETRY["min_score"], RETRY["whole_image_score"]) and f.keypoints is not None
+            assert f.score >= min(RETRY["min_score"], RETRY["centerface_score"]) and f.keypoints is not None
     # a face found at first is returned as it was, retries or not
     found = next(p for p, f in zip(masked, first) if f is not None)
     assert find_face(found, det) == find_face(found, det, retry=False)

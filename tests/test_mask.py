@@ -188,12 +188,12 @@ def test_evaluate_photos_with_no_face_at_all_and_bad_inputs():
 
 @pytest.mark.slow
 def test_reference_model_on_the_real_photos_end_to_end():
-    """Lesson 05, part 8: the detector finds every bare face but misses some masked tight crops;
-    the reference model gets the found faces right."""
+    """Lesson 05, part 8: the detector and find_face's retries find nearly every face (the retries
+    take the masked photos from 31 to 39 of 40); the reference model gets the found faces right."""
     photos = mask.load_real_photos()
     found = mask.crops_from_images(list(photos["path"]))
     r = mask.evaluate_photos(mask.load_classifier(), found, photos["y"])
     counts = r.counts()
-    assert counts["without_mask"]["found"] >= 38 and 25 <= counts["with_mask"]["found"] <= 38
+    assert counts["without_mask"]["found"] >= 38 and counts["with_mask"]["found"] >= 36
     assert r.accuracy_found >= 0.95
     assert r.accuracy_end_to_end == pytest.approx(r.accuracy_found * r.found.mean(), abs=1e-9)
