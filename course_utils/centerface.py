@@ -102,6 +102,8 @@ def detect_square(image: np.ndarray, *, border: float = 0.0, threshold: float = 
 
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 image (h, w, 3), got {image.dtype} {image.shape}")
+    if not 0.0 <= border <= 1.0 or not 0.0 < threshold <= 1.0:
+        raise ValueError(f"border must be in [0, 1] and threshold in (0, 1], got {border!r} and {threshold!r}")
     square, scale, left, top = _letterbox(image, border)
     net = _net()
     net.setInput(cv2.dnn.blobFromImage(square, 1.0, (INPUT_SIDE, INPUT_SIDE), (0, 0, 0), swapRB=False))

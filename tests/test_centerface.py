@@ -80,6 +80,10 @@ def test_bad_input_gets_a_clear_error():
         centerface.detect_square(np.zeros((64, 64), np.uint8))
     with pytest.raises(ValueError, match="RGB uint8"):
         centerface.detect_square(np.zeros((64, 64, 3), np.float32))
+    with pytest.raises(ValueError, match="border must be in"):
+        centerface.detect_square(np.zeros((64, 64, 3), np.uint8), border=-0.1)
+    with pytest.raises(ValueError, match="threshold in"):
+        centerface.detect_square(np.zeros((64, 64, 3), np.uint8), threshold=0.0)
 
 
 def test_a_missing_file_says_how_to_get_it_and_find_face_still_answers(no_network):
