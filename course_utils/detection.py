@@ -245,6 +245,7 @@ class FacenetDetector(Detector):
         self.model = MTCNN(keep_all=True, min_face_size=int(min_face_size),
                            thresholds=list(_thresholds("facenet", thresholds)),
                            factor=float(scale_factor), select_largest=False, device="cpu")
+        self.min_face_size = int(min_face_size)
 
     def _convert(self, boxes, probs, points) -> list[Face]:
         if boxes is None:
@@ -258,10 +259,14 @@ class FacenetDetector(Detector):
     def detect_arrays(self, images):
         import torch
 
-        # facenet-pytorch batches only equal-sized images: group them by shape.
+        # facenet-pytorch batches only equal-sized images: group them by shape.  An image smaller than
+        # min_face_size holds no face it looks for (and facenet-pytorch fails on it: no pyramid level).
         results: dict[int, list[Face]] = {}
         with torch.inference_mode():
             for idx in group_by_shape(images):
+                if min(images[idx[0]].shape[:2]) < self.min_face_size:
+                    results.update((i, []) for i in idx)
+                    continue
                 batch = np.stack([images[i] for i in idx])
                 boxes, probs, points = self.model.detect(batch, landmarks=True)
                 for k, i in enumerate(idx):
@@ -417,10 +422,10 @@ def detect_faces(image: ImageLike | list[ImageLike], backend: str = "mtcnn", *,
     return results if batched else results[0]
 
 
-#: How :func:`find_face` retries an image in which the detector found no face.  Chosen on the first
-#: 1,000 photos of each class of ../shared/data/facemask and on face-free images (scikit-image's sample
-#: photos cut into tiles): the framed retry put no face on any of them; the whole-image step's 0.95 is
-#: where it adds one false face in 1,324 (0.8 added 9); benchmarks/mask.py prints the figures.
+#: How :func:`find_face` retries an image in which the detector found no face.  Chosen on the photos of
+#: ../shared/data/facemask and on face-free images (scikit-image's sample photos cut into tiles): the
+#: framed retry put no face on any of them; CenterFace's scores and size rule are where no face-free
+#: image comes near them (models/centerface/MODEL_CARD.md); benchmarks/mask.py prints the figures.
 RETRY = {
     "border": 0.25,                    # the image framed by its mean colour, this share of its longer side each way
     "thresholds": (0.3, 0.4, 0.4),     # facenet-pytorch's stages, lower than usual: a mask hides the mouth
