@@ -18,7 +18,7 @@ the shared machinery already lives in classify, training and model_files.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -167,6 +167,14 @@ class CropResult:
     crops: np.ndarray           # uint8 (N, size, size, 3)
     index: np.ndarray           # which input image each crop came from
     skipped: dict[int, str]     # input index -> reason (no face, unreadable)
+    retried: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # inputs whose face only a retry found
+
+    def first_answers(self) -> "CropResult":
+        """What the detector's first answer alone gave (``crops_from_images(..., retry=False)``), taken
+        from this result instead of detecting again: the crops of :attr:`retried` images dropped."""
+        keep = ~np.isin(self.index, self.retried)
+        skipped = {**self.skipped, **{int(i): "no face found (before the retries)" for i in self.retried}}
+        return CropResult(self.crops[keep], self.index[keep], dict(sorted(skipped.items())))
 
 
 def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_side: int = 160,
@@ -185,7 +193,7 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
     from .images import ImageError
 
     detector = get_mask_detector()
-    crops, index, skipped = [], [], {}
+    crops, index, skipped, retried = [], [], {}, []
     it = enumerate(images)
     if progress:
         from tqdm.auto import tqdm
@@ -201,14 +209,17 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
         if side < min_side:
             f = min_side / side
             img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)), interpolation=cv2.INTER_CUBIC)
-        face = find_face(img, detector, retry=retry)  # retried framed, then with CenterFace, if no face at first
+        face = find_face(img, detector, retry=False)
+        if face is None and retry:  # retried framed, then with CenterFace (find_face detects once more first)
+            face = find_face(img, detector)
+            retried += [i] if face is not None else []
         if face is None:
             skipped[i] = "no face found"
             continue
         crops.append(aligned_crops(img, [face], size)[0])
         index.append(i)
     arr = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
-    return CropResult(arr, np.asarray(index, dtype=np.int64), skipped)
+    return CropResult(arr, np.asarray(index, dtype=np.int64), skipped, np.asarray(retried, dtype=np.int64))
 
 
 def synthetic_mask_pairs(faces: Sequence[np.ndarray], seed: int = 0, size: int = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray]:

@@ -173,6 +173,17 @@ def test_end_to_end_accuracy_counts_photos_without_a_face_as_wrong():
     assert "end to end (no face = wrong) 0.67" in str(r) and "no face in   1" in str(r)
 
 
+def test_first_answers_drop_what_only_a_retry_found():
+    crops = np.arange(3, dtype=np.uint8).reshape(3, 1, 1, 1) * np.ones((3, 4, 4, 3), np.uint8)
+    r = mask.CropResult(crops, np.array([0, 2, 3]), {1: "no face found"}, np.array([2]))
+    first = r.first_answers()
+    assert first.index.tolist() == [0, 3] and first.crops[:, 0, 0, 0].tolist() == [0, 2]
+    assert first.skipped == {1: "no face found", 2: "no face found (before the retries)"}
+    assert first.retried.size == 0 and r.index.tolist() == [0, 2, 3]  # the result itself is unchanged
+    plain = mask.CropResult(crops, np.array([0, 2, 3]), {})
+    assert plain.first_answers().index.tolist() == [0, 2, 3]
+
+
 def test_evaluate_photos_with_no_face_at_all_and_bad_inputs():
     none = mask.CropResult(np.zeros((0, 64, 64, 3), np.uint8), np.zeros(0, np.int64), {0: "no face found"})
     r = mask.evaluate_photos(_Fixed([[1.0, 0.0]]), none, [0])
@@ -195,5 +206,10 @@ def test_reference_model_on_the_real_photos_end_to_end():
     r = mask.evaluate_photos(mask.load_classifier(), found, photos["y"])
     counts = r.counts()
     assert counts["without_mask"]["found"] >= 38 and counts["with_mask"]["found"] >= 36
+    # the first answers kept in the result are what a run without the retries gives
+    alone, first = found.first_answers(), mask.crops_from_images(list(photos["path"]), retry=False)
+    assert np.array_equal(alone.index, first.index) and np.array_equal(alone.crops, first.crops)
+    assert sorted(alone.skipped) == sorted(first.skipped) and len(found.retried) >= 5
+    assert counts["with_mask"]["found"] - len(first.index[photos["y"].to_numpy()[first.index] == 0]) >= 5
     assert r.accuracy_found >= 0.95
     assert r.accuracy_end_to_end == pytest.approx(r.accuracy_found * r.found.mean(), abs=1e-9)
