@@ -212,7 +212,8 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
         face = find_face(img, detector, retry=False)
         if face is None and retry:  # retried framed, then with CenterFace (find_face detects once more first)
             face = find_face(img, detector)
-            retried += [i] if face is not None else []
+            if face is not None:
+                retried.append(i)
         if face is None:
             skipped[i] = "no face found"
             continue
