@@ -2,8 +2,8 @@
 
 CenterFace (Xu et al. 2019, "CenterFace: Joint Face Detection and Alignment Using Face as Point") is an
 anchor-free detector trained on WIDER FACE, whose occluded and heavily cropped faces MTCNN's training set
-lacks: it finds most of the masked face crops that MTCNN misses (issue 19; figures in
-``models/centerface/MODEL_CARD.md``).  The network (7.3 MB ONNX, MIT) is committed in
+lacks: it finds most of the masked face crops that MTCNN misses (issue 19; figures and licence in
+``models/centerface/MODEL_CARD.md``).  The network (7.3 MB ONNX) is committed in
 ``models/centerface/`` and runs in OpenCV's DNN module, so it needs no package beyond OpenCV and works
 offline, on Kaggle and Colab too.
 
