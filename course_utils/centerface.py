@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .detection import KEYPOINT_NAMES, Face, clip_box, nms
+from .detection import KEYPOINT_NAMES, Face, clip_box, nms, pad_mean_colour
 from .model_files import MODELS_DIR, ModelFileError, ModelNotFoundError
 
 MODEL_FILE = MODELS_DIR / "centerface" / "centerface.onnx"
@@ -68,9 +68,7 @@ def _letterbox(image: np.ndarray, border: float) -> tuple[np.ndarray, float, int
     h, w = image.shape[:2]
     side = max(h, w) + 2 * int(round(max(h, w) * border))
     top, left = (side - h) // 2, (side - w) // 2
-    colour = [float(v) for v in image.reshape(-1, image.shape[2]).mean(0)]
-    square = cv2.copyMakeBorder(image, top, side - h - top, left, side - w - left, cv2.BORDER_CONSTANT,
-                                value=colour)
+    square = pad_mean_colour(image, top, side - h - top, left, side - w - left)
     scale = INPUT_SIDE / side
     square = cv2.resize(square, (INPUT_SIDE, INPUT_SIDE),
                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)

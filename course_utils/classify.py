@@ -209,13 +209,13 @@ def classify_faces(image: ImageLike, classifier: FaceClassifier, *, detector: De
                    min_face_size: int = 20, retry: bool = False) -> list[Labelled]:
     """Detect the faces of ``image`` and classify each.  ``retry``: when the detector finds none,
     :func:`~course_utils.detection.find_face`'s retries for a tight or masked crop (the mask demo)."""
-    from .detection import find_face
+    from .detection import retry_face
 
     img = load_image(image)
     det = get_detector(detector, min_face_size=min_face_size) if isinstance(detector, str) else detector
     faces = detect_faces(img, detector=det)
     if not faces and retry:
-        faces = [f for f in [find_face(img, det)] if f is not None]
+        faces = [f for f in [retry_face(img)] if f is not None]
     return classifier.classify(img, faces)
 
 

@@ -437,13 +437,19 @@ RETRY = {
 }
 
 
-def _framed(image: np.ndarray, share: float) -> tuple[np.ndarray, int]:
-    """``image`` with a border of its mean colour, ``share`` of its longer side on each side."""
+def pad_mean_colour(image: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """``image`` with borders of these widths in its own mean colour: a border that adds no edge a
+    detector could take for part of a face (find_face's retries, CenterFace's letterbox)."""
     import cv2
 
-    pad = int(round(max(image.shape[:2]) * share))
     colour = [float(v) for v in image.reshape(-1, image.shape[2]).mean(0)]
-    return cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=colour), pad
+    return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_CONSTANT, value=colour)
+
+
+def _framed(image: np.ndarray, share: float) -> tuple[np.ndarray, int]:
+    """``image`` with a border of its mean colour, ``share`` of its longer side on each side."""
+    pad = int(round(max(image.shape[:2]) * share))
+    return pad_mean_colour(image, pad, pad, pad, pad), pad
 
 
 @functools.lru_cache(maxsize=1)
@@ -491,8 +497,15 @@ def find_face(image: ImageLike, detector: Detector | None = None, *, retry: bool
     """
     img = load_image(image)
     face = largest_face(detect_faces(img, detector=detector or get_detector("facenet")))
-    if face is not None or not retry or min(img.shape[:2]) < MIN_IMAGE_SIDE:
-        return face
+    return face if face is not None or not retry else retry_face(img)
+
+
+def retry_face(image: ImageLike) -> Face | None:
+    """:func:`find_face`'s retries alone, for an image in which a detector has already found no face
+    (so that a caller who ran the detector does not run it again); ``None`` when they find none too."""
+    img = load_image(image)
+    if min(img.shape[:2]) < MIN_IMAGE_SIDE:
+        return None
     framed, pad = _framed(img, RETRY["border"])
     found = [f for f in detect_faces(framed, detector=get_detector("facenet", thresholds=RETRY["thresholds"]))
              if f.score >= RETRY["min_score"]]

@@ -189,7 +189,7 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
     """
     import cv2
 
-    from .detection import find_face
+    from .detection import find_face, retry_face
     from .images import ImageError
 
     detector = get_mask_detector()
@@ -210,8 +210,8 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
             f = min_side / side
             img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)), interpolation=cv2.INTER_CUBIC)
         face = find_face(img, detector, retry=False)
-        if face is None and retry:  # retried framed, then with CenterFace (find_face detects once more first)
-            face = find_face(img, detector)
+        if face is None and retry:  # retried framed, then with CenterFace
+            face = retry_face(img)
             if face is not None:
                 retried.append(i)
         if face is None:
