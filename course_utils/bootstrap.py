@@ -10,7 +10,8 @@ facenet-pytorch without its stale pins, pooch, lz4, ...) at the versions of
 ``requirements/lock.txt``, with the preinstalled torch, TensorFlow, Keras, numpy and OpenCV held
 at their versions by pip constraints: it never replaces them.
 
-Standard library only: it runs before anything else is installed.
+Standard library only (and `packaging`, which every environment with pip has): it runs before anything
+else is installed.
 
     python -m course_utils.bootstrap missing            # what prepare() would install here
     python -m course_utils.bootstrap write-cells        # put SETUP_CELL in every lesson and homework
@@ -115,14 +116,28 @@ def missing_packages(packages=PACKAGES) -> list[Package]:
     return [p for p in packages if is_missing(p)]
 
 
-def lock_versions(lock: Path | None = None) -> dict[str, str]:
-    """``requirements/lock.txt`` as {normalised name: version}; empty when the file is absent."""
+def _marker_applies(marker: str, environment: dict[str, str] | None) -> bool:
+    """Whether a requirement's environment marker (the text after ``;``) holds here, or in ``environment``
+    (PEP 508 names: ``python_full_version``, ``sys_platform``, ...; unset names take this interpreter's).
+    ``packaging`` is in every environment that has pip, at worst as pip's own copy."""
+    try:
+        from packaging.markers import Marker
+    except ImportError:  # pragma: no cover - an environment with pip but without packaging
+        from pip._vendor.packaging.markers import Marker
+    return Marker(marker).evaluate(environment)
+
+
+def lock_versions(lock: Path | None = None, environment: dict[str, str] | None = None) -> dict[str, str]:
+    """``requirements/lock.txt`` as {normalised name: version} for this interpreter and platform (or for
+    ``environment``, see :func:`_marker_applies`): a line whose marker does not hold is left out, so a
+    package locked at two versions (``numpy==2.2.6 ; python_full_version < '3.11'``) gives the one that
+    applies.  Empty when the file is absent."""
     lock = REPO_ROOT / "requirements" / "lock.txt" if lock is None else lock
     out = {}
     if lock.is_file():
         for line in lock.read_text().splitlines():
-            m = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)", line.strip())
-            if m:
+            m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)\s*(?:;(.*))?$", line.strip())
+            if m and (not m.group(3) or _marker_applies(m.group(3), environment)):
                 out[_norm(m.group(1))] = m.group(2)
     return out
 

@@ -321,7 +321,7 @@ def check_environment() -> list[str]:
     """Problems a student should fix, as readable sentences (empty when all is well)."""
     problems = []
     if sys.version_info < (3, 10):
-        problems.append(f"Python {_platform.python_version()} is too old: use 3.10-3.12.")
+        problems.append(f"Python {_platform.python_version()} is too old: use 3.10-3.13.")
     if import_order_crashes():
         problems.append(
             f"`{CRASHING_IMPORT}` crashes this Python (the 'triton' package of torch's CUDA build clashes "

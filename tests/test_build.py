@@ -41,6 +41,21 @@ def test_lessons_run_and_a_failure_is_reported(tmp_path, capsys, jobs):
         assert "still ran with" in text
 
 
+def test_the_kernels_own_log_stays_out_of_a_run_that_went_well(tmp_path, capfd):
+    """jupyter_client interrupts a kernel before shutting it down, and ipykernel logs that as an ERROR
+    line ("KeyboardInterrupt caught in kernel.") when the signal lands in a message handler: a run in
+    which every lesson was ok printed ERROR.  The kernel's log is off (build.KERNEL_ARGS); what went
+    wrong inside a lesson still shows: a cell's error, and a kernel that died."""
+    logs = _notebook(tmp_path / "01_logs.ipynb", "X = 1",
+                     "get_ipython().kernel.log.error('KeyboardInterrupt caught in kernel.'); print('done')")
+    dies = _notebook(tmp_path / "02_dies.ipynb", "X = 1", "import os; os._exit(3)")
+    code = build.main(["run", str(logs), str(dies), "--out", str(tmp_path / "build"), "-j", "1"])
+    out, err = capfd.readouterr()
+    assert "KeyboardInterrupt caught" not in out + err and "ERROR" not in out + err
+    assert code == 1 and "01_logs.ipynb" in out and "DeadKernelError" in out + err
+    assert [line.split()[-1] for line in out.splitlines() if line.startswith("01_logs.ipynb")] == ["ok"]
+
+
 def test_no_notebook_uses_output_widgets():
     """`interact` and Output widgets can hang a scripted run (nbclient; see cu.text_slider): the
     lessons and homework use cu.text_slider or plain widgets instead."""

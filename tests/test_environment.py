@@ -11,15 +11,22 @@ The rules (pyproject.toml's comment says why):
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+from course_utils.bootstrap import lock_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "lock.txt"
@@ -53,6 +60,12 @@ def project() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
+def requirements_here(*groups: str) -> list[Requirement]:
+    """:func:`requirements` whose markers hold on this interpreter and platform (tests/test_lock_platforms.py
+    checks every supported one)."""
+    return [r for r in requirements(*groups) if r.marker is None or r.marker.evaluate()]
+
+
 def requirements(*groups: str) -> list[Requirement]:
     """pyproject's requirements: ``"core"`` and/or extras by name (all of them by default)."""
     meta = project()
@@ -63,8 +76,9 @@ def requirements(*groups: str) -> list[Requirement]:
     return out
 
 
-def lock_pins() -> dict[str, str]:
-    return _pins(_requirement_lines(LOCK))
+def lock_pins(environment: dict[str, str] | None = None) -> dict[str, str]:
+    """The lock's pins for this interpreter and platform, or for ``environment`` (marker values)."""
+    return lock_versions(LOCK, environment)
 
 
 def kaggle_pins() -> dict[str, str]:
@@ -77,16 +91,23 @@ def environment_yml_pins() -> dict[str, str]:
 
 
 def test_the_lock_and_the_kaggle_stack_pin_every_line_exactly():
-    for path in (LOCK, KAGGLE):
-        loose = [ln for ln in _requirement_lines(path) if not re.fullmatch(r"[A-Za-z0-9_.\-]+==[^\s=<>!~;]+", ln)]
+    """name==version, in the lock with an optional marker saying where it applies; a package twice only
+    under markers that never hold together (tests/test_lock_platforms.py evaluates them per target)."""
+    for path, marker in ((LOCK, r"(\s*;\s*\S.*)?"), (KAGGLE, "")):
+        loose = [ln for ln in _requirement_lines(path)
+                 if not re.fullmatch(r"[A-Za-z0-9_.\-]+==[^\s=<>!~;]+" + marker, ln)]
         assert loose == [], f"{path.name}: every line must be name==version"
-    assert len(lock_pins()) == len(_requirement_lines(LOCK)), "a package listed twice in the lock"
-    assert "triton" not in lock_pins(), "triton must stay out of the environment (kernel crash)"
+    twice = {}
+    for req in map(Requirement, _requirement_lines(LOCK)):
+        twice.setdefault(_norm(req.name), []).append(req.marker)
+    assert all(None not in markers for markers in twice.values() if len(markers) > 1), \
+        "a package listed twice in the lock, once without a marker"
+    assert "triton" not in twice, "triton must stay out of the environment (kernel crash)"
 
 
 def test_pyproject_ranges_admit_the_lock():
     lock = lock_pins()
-    outside = {str(r): lock.get(_norm(r.name)) for r in requirements()
+    outside = {str(r): lock.get(_norm(r.name)) for r in requirements_here()
                if _norm(r.name) not in lock or not r.specifier.contains(lock[_norm(r.name)], prereleases=True)}
     assert outside == {}, "requirement -> locked version it does not admit (or missing from the lock)"
 
@@ -120,10 +141,14 @@ def test_lower_bounds_are_the_oldest_tested_versions():
 def test_no_upper_bound_without_a_reason_beside_it():
     """An upper bound or an excluded release keeps students from fixes: each needs a comment."""
     lines = (ROOT / "pyproject.toml").read_text().splitlines()
+    declared = {str(r) for r in requirements()}
     unexplained = []
     for i, line in enumerate(lines):
         m = re.match(r'\s*"([^"]+)",', line)
-        if m and re.search(r"<|!=|==", m.group(1)):
+        req = Requirement(m.group(1)) if m and re.match(r"[A-Za-z0-9_.\-]+\s*[<>=!~;]", m.group(1)) else None
+        if req is None or str(req) not in declared:  # not a requirement (a pytest marker's text, ...)
+            continue
+        if any(spec.operator in ("<", "<=", "!=", "==", "===", "~=") for spec in req.specifier):
             if "#" not in line and not lines[i - 1].lstrip().startswith("#"):
                 unexplained.append(m.group(1))
     assert unexplained == []
@@ -139,15 +164,22 @@ def test_the_core_names_no_second_build_of_a_preinstalled_package():
 
 
 def test_environment_yml_lists_every_pyproject_package_at_its_locked_version():
-    lock = lock_pins()
-    assert environment_yml_pins() == {_norm(r.name): lock[_norm(r.name)] for r in requirements()}
+    """environment.yml is Python 3.11 on Linux x86-64 (its `python=3.11`); a macOS-only package appears
+    with its marker, at the version the lock has for macOS."""
+    linux = lock_pins({"python_full_version": "3.11.7", "python_version": "3.11", "sys_platform": "linux",
+                       "platform_system": "Linux", "platform_machine": "x86_64"})
+    mac = lock_pins({"python_full_version": "3.11.7", "python_version": "3.11", "sys_platform": "darwin",
+                     "platform_system": "Darwin", "platform_machine": "arm64"})
+    assert "python=3.11" in (ROOT / "environment.yml").read_text()
+    assert environment_yml_pins() == {_norm(r.name): linux.get(_norm(r.name), mac.get(_norm(r.name)))
+                                      for r in requirements()}
 
 
 def test_installed_versions_match_the_lock():
     from importlib.metadata import PackageNotFoundError, version
 
     wrong = {}
-    for r in requirements():
+    for r in requirements_here():
         name = _norm(r.name)
         try:
             got = version(name)
@@ -187,7 +219,8 @@ def test_the_venv_is_rebuilt_when_pyproject_or_the_lock_change(course, tmp_path,
 
 def test_the_own_venv_gets_the_locked_stack_and_other_interpreters_keep_theirs(course, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(course.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    monkeypatch.setattr(course.subprocess, "run",
+                        lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))
     course._pip_install(tmp_path / "venv" / "bin" / "python")
     installs = [c for c in calls if "install" in c and "--upgrade" not in c]
     assert installs == [[str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "install",

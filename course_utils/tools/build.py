@@ -33,9 +33,14 @@ def lesson_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
 
-#: Arguments for each lesson's kernel: ipykernel 7 logs a warning at every start that its sockets
-#: on 127.0.0.1 are not encrypted (true of every local Jupyter kernel); kernel errors still show.
-KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+#: Arguments for each lesson's kernel: its own log is not printed.  ipykernel 7 logs a warning at every
+#: start that its sockets on 127.0.0.1 are not encrypted (true of every local Jupyter kernel), and an
+#: ERROR line, "KeyboardInterrupt caught in kernel.", whenever jupyter_client's shutdown (which sends
+#: SIGINT before the shutdown request: jupyter_client/manager.py, ``_async_shutdown_kernel``) reaches it
+#: inside a message handler: after a lesson that ran to the end.  What goes wrong in a lesson still
+#: shows: a cell's error comes back in the notebook and fails the run, a dead kernel as nbclient's
+#: DeadKernelError (tests/test_build.py).
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 def execute_inplace(path: Path, timeout: int = 600) -> float:
