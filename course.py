@@ -152,8 +152,8 @@ def _pip(cmd: list[str], what: str) -> None:
     raise SetupError(
         f"{what} failed on {where()}: {reason}.\n"
         "What to do:\n"
-        f"  * no connection to PyPI? Check the network or proxy (pip's `HTTPS_PROXY`), then run "
-        f"`python3 course.py setup` again: what was downloaded is reused.\n"
+        "  * no connection to PyPI? Check the network or proxy (pip's `HTTPS_PROXY`), then run the same "
+        "command again: what was downloaded is reused.\n"
         f"  * disk: the environment needs about 8 GB, and {free:.1f} GB are free under {_venv_dir().parent} "
         "(COURSE_VENV=/bigger/disk/venv puts it elsewhere).\n"
         "  * `ResolutionImpossible` or `No matching distribution`: a package has no file for this Python or "
@@ -237,7 +237,7 @@ def _run(cmd: list[str], cwd: Path | str = ROOT, environ: dict[str, str] | None 
 def cmd_setup(args: list[str]) -> int:
     if args[:1] == ["--here"]:
         # Install into the interpreter running this script (conda env, Kaggle, ...).
-        _pip_install(sys.executable, own_venv=False)
+        _pip_install(sys.executable)
         return 0
     unknown = [a for a in args if a != "--torch-cpu"]
     if unknown:

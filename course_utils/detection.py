@@ -486,7 +486,7 @@ def find_face(image: ImageLike, detector: Detector | None = None, *, retry: bool
        it): the image is framed by a border of its mean colour and detected again with lower
        thresholds (:data:`RETRY`); a face found so is kept only if it scores at least 0.9;
     2. a **masked or cut face** (MTCNN was trained on few of them): CenterFace
-       (:mod:`course_utils.centerface`, trained on WIDER FACE's occluded faces) on the image framed by
+       (:mod:`course_utils.centerface`, trained on WIDER FACE, whose faces include occluded and cut ones) on the image framed by
        10 % and then 25 %; its largest face that scores at least 0.25 and whose box side is at least 30 %
        of the image's longer side (a face crop's face is large; the size rule keeps face-free images
        clean), or, smaller, scores at least 0.5 (a small masked face in a larger photo).

@@ -10,7 +10,9 @@ Both backends run the same pipeline, detect -> align -> embed, each with its own
   padding), the ResNet descriptor (128-D), run by PyTorch from dlib's own weights
   (:mod:`course_utils.dlib_resnet`); faces match below a Euclidean distance of 0.6.  (Using dlib's own
   HOG boxes for the landmarks instead was tried: LFW folds 4-6 gave 0.9833 against 0.9856.)
-* ``facenet``: the five MTCNN keypoints aligned on the FaceNet template (160x160), standardised
+* ``facenet``: the five MTCNN keypoints aligned on the course's ``"facenet"`` template (ArcFace's points
+  scaled to 160x160: :data:`course_utils.alignment.TEMPLATES`; not the tight MTCNN crop with a margin that
+  Sandberg's weights were trained on: his src/align/align_dataset_mtcnn.py), standardised
   ``(x - 127.5) / 128``, InceptionResnetV1 (512-D, unit length); the lecture's rule: below 1.0.
 
 The FaceNet weights are looked for in this order: the ``weights`` argument, ``$COURSE_FACENET_WEIGHTS``,
