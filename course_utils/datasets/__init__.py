@@ -3,7 +3,7 @@
     root = cu.find_dataset("lfw")                 # $COURSE_LFW_DIR, /kaggle/input/*, data/cache
     lfw = cu.load_lfw(root)                       # LFWIndex: people -> image numbers (no pixels yet)
     pairs = cu.load_lfw_pairs(lfw.pairs_file, lfw)  # DataFrame: fold, same, img_a, img_b, ...
-    img = lfw.image("Eileen_Collins", 1)          # pixels are read only when asked for
+    img = lfw.image("Colin_Powell", 49)           # pixels are read only when asked for
 
 Every loader reads the dataset's own file format (no conversion step) and works in place on a
 read-only folder such as Kaggle's ``/kaggle/input``: nothing is copied or written.  Bad input
@@ -24,7 +24,7 @@ from .celeba import (CELEBA_ATTRIBUTES, CELEBA_BBOX, CELEBA_LANDMARKS, CELEBA_PA
 from .common import SAMPLES_DIR, DatasetFormatError, DatasetNotFoundError, MissingImagesError, index_image_folders
 from .face_mask import MASK_LABELS, MASK_SPLITS, load_face_mask
 from .fer2013 import FER2013_LABELS, FER2013_SIZE, FER2013_USAGES, load_fer2013_csv, load_fer2013_folders
-from .lfw import LFWIndex, fetch_lfw, load_lfw, load_lfw_pairs
+from .lfw import LFWIndex, fetch_lfw, load_lfw, load_lfw_pairs, make_lfw_pairs
 from .registry import DATASETS, DatasetInfo, dataset_dir, dataset_info, find_dataset, sample_dataset
 from .vggface import VGGFACE_COLUMNS, index_vggface2, load_vggface2_meta, load_vggface_urls
 
@@ -35,5 +35,5 @@ __all__ = [
     "dataset_info", "fetch_lfw", "find_dataset", "index_image_folders", "index_vggface2", "load_celeba",
     "load_celeba_attributes", "load_celeba_bboxes", "load_celeba_identities", "load_celeba_landmarks",
     "load_celeba_partitions", "load_face_mask", "load_fer2013_csv", "load_fer2013_folders", "load_lfw",
-    "load_lfw_pairs", "load_vggface2_meta", "load_vggface_urls", "sample_dataset",
+    "load_lfw_pairs", "load_vggface2_meta", "load_vggface_urls", "make_lfw_pairs", "sample_dataset",
 ]

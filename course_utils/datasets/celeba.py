@@ -178,3 +178,40 @@ def load_celeba(root: str | Path):
                    if d.is_dir()), root / "img_align_celeba")
     df.insert(0, "path", [str(images / i) for i in df.index])
     return df
+
+
+#: The first two data lines of four CelebA annotation files, as published in the release's ``Anno/`` folder
+#: (the course cannot ship CelebA: its agreement allows non-commercial research only).  Lesson 01 shows
+#: and parses them with :func:`write_celeba_excerpt`.  ``list_eval_partition.txt`` is left out.
+CELEBA_FIRST_ROWS = {
+    "list_attr_celeba.txt": (
+        "000001.jpg -1  1  1 -1 -1 -1 -1 -1 -1 -1 -1  1 -1 -1 -1 -1 -1 -1  1  1 -1  1 -1 -1  1 -1 -1  1 -1 -1 -1  1  1"
+        " -1  1 -1  1 -1 -1  1",
+        "000002.jpg -1 -1 -1  1 -1 -1 -1  1 -1 -1 -1  1 -1 -1 -1 -1 -1 -1 -1  1 -1  1 -1 -1  1 -1 -1 -1 -1 -1 -1  1 -1"
+        " -1 -1 -1 -1 -1 -1  1"),
+    "list_landmarks_align_celeba.txt": (
+        "000001.jpg 69  109  106  113   77  142   73  152  108  154",
+        "000002.jpg 69  110  107  112   81  135   70  151  108  153"),
+    "list_bbox_celeba.txt": (
+        "000001.jpg    95  71 226 313",
+        "000002.jpg    72  94 221 306"),
+    "identity_CelebA.txt": (
+        "000001.jpg 2880",
+        "000002.jpg 2937"),
+}
+#: The line of column names of each counted file (the attributes: :data:`CELEBA_ATTRIBUTES`).
+_CELEBA_HEADERS = {"list_attr_celeba.txt": " ".join(CELEBA_ATTRIBUTES) + " ",
+                   "list_landmarks_align_celeba.txt": " ".join(CELEBA_LANDMARKS),
+                   "list_bbox_celeba.txt": "image_id " + " ".join(CELEBA_BBOX)}
+
+
+def write_celeba_excerpt(folder: str | Path) -> Path:
+    """Write :data:`CELEBA_FIRST_ROWS` into ``folder`` as CelebA's annotation files and return ``folder``
+    (read it with :func:`load_celeba`).  The counted files start with the number of rows they hold
+    (the real files say ``202599``) and their line of column names, as in the release."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in CELEBA_FIRST_ROWS.items():
+        head = [str(len(rows)), _CELEBA_HEADERS[name]] if name in _CELEBA_HEADERS else []
+        (folder / name).write_text("\n".join([*head, *rows]) + "\n", encoding="utf-8")
+    return folder

@@ -76,12 +76,22 @@ def load_fer2013_csv(path: str | Path, usage: str | None = None):
 
 
 def load_fer2013_folders(root: str | Path):
-    """The Kaggle image layout ``root/train|test/<label>/*.jpg|png``: a DataFrame with ``path``,
-    ``split``, ``label`` and ``emotion`` (the CSV code of the label)."""
-    root = find_root(Path(root), is_fer_root, 2) or Path(root)
-    df = index_image_folders(root, splits=("train", "test"))
+    """Kaggle's image layout ``root/train|test/<label>/*.jpg|png``, or one level of label folders
+    ``root/<label>/*`` (such as the course's ``cu.real_samples("fer2013")``): a DataFrame with ``path``,
+    ``split`` (``""`` without split folders), ``label``, ``emotion`` (the CSV code of the label) and
+    ``usage``, the CSV's ``Usage`` read from the file name of Kaggle's image release
+    (``Training_*``, ``PublicTest_*``, ``PrivateTest_*``; ``""`` when the name does not say)."""
+    root = Path(root)
+    found = find_root(root, is_fer_root, 2)
+    if found is None and root.is_dir() and any((root / lab).is_dir() for lab in FER2013_LABELS):
+        df = index_image_folders(root)          # <label>/* only
+    else:
+        root = found or root
+        df = index_image_folders(root, splits=("train", "test"))
     unknown = sorted(set(df["label"]) - set(FER2013_LABELS))
     if unknown:
         raise DatasetFormatError(f"{root}: unexpected label folders {unknown}; FER2013 has {', '.join(FER2013_LABELS)}")
     df["emotion"] = df["label"].map({lab: i for i, lab in enumerate(FER2013_LABELS)}).astype(np.int64)
+    prefix = df["path"].map(lambda p: Path(p).name.split("_", 1)[0])
+    df["usage"] = prefix.where(prefix.isin(FER2013_USAGES), "")
     return df

@@ -296,3 +296,59 @@ def fetch_lfw(data_dir: str | Path | None = None, funneled: bool = False, progre
                     progressbar=progressbar, manual=manual)
     safe_extract(archive, folder)
     return folder
+
+
+def make_lfw_pairs(index: LFWIndex, n_folds: int = 3, pairs_per_class: int = 4, seed: int = 0) -> str:
+    """Write pairs for the people of ``index`` in the format of LFW's ``pairs.txt`` and return the text.
+
+    The pairs follow View 2's rules (LFW's ``README.txt``, sections 3b-3c): the people are dealt into
+    ``n_folds`` folds that share no identity; each fold lists ``pairs_per_class`` matched pairs
+    ``name i j`` (two different photos of one person) and then as many mismatched pairs
+    ``name1 i name2 j`` (two people of the same fold), after a header ``<folds>\\t<pairs per class>``.
+    The matched pairs go round the fold's people so that each one is used before any is used twice.
+    Deterministic for a ``seed`` (numpy's PCG64: the same pairs on every machine).  Read the file back
+    with :func:`load_lfw_pairs`.  The real ``pairs.txt`` has 10 folds of 300 + 300 pairs; this is for
+    a small set such as the course's ``cu.real_samples("lfw_people")``, which has no pairs file.
+
+    Raises:
+        ValueError: too few people with two or more photos (or too few people) per fold for the
+            pairs asked for; the message says how many there are.
+    """
+    if n_folds < 1 or pairs_per_class < 1:
+        raise ValueError(f"n_folds and pairs_per_class must be at least 1, got {n_folds} and {pairs_per_class}")
+    rng = np.random.default_rng(seed)
+    multi = sorted(n for n, nums in index.people.items() if len(nums) >= 2)
+    single = sorted(n for n, nums in index.people.items() if len(nums) < 2)
+    if len(multi) < n_folds:
+        raise ValueError(f"{len(multi)} people have two or more photos in {index.tree}: not enough for "
+                         f"{n_folds} folds with a matched pair each; use fewer folds")
+    folds: list[list[str]] = [[] for _ in range(n_folds)]
+    for group in (multi, single):  # deal each group round the folds, in a shuffled order
+        for k, i in enumerate(rng.permutation(len(group))):
+            folds[k % n_folds].append(group[int(i)])
+    lines = [f"{n_folds}\t{pairs_per_class}"]
+    for f, people in enumerate(folds, 1):
+        with_two = sorted(p for p in people if p in multi)
+        matched: set[tuple[str, int, int]] = set()
+        possible = sum(len(index.people[p]) * (len(index.people[p]) - 1) // 2 for p in with_two)
+        if possible < pairs_per_class or len(people) < 2:
+            raise ValueError(f"fold {f} has {len(with_two)} people with two or more photos ({possible} matched "
+                             f"pairs possible) and {len(people)} people: ask for fewer pairs or fewer folds")
+        sizes = [len(index.people[p]) for p in people]
+        across = (sum(sizes) ** 2 - sum(n * n for n in sizes)) // 2
+        if across < pairs_per_class:
+            raise ValueError(f"fold {f} allows {across} mismatched pairs, fewer than {pairs_per_class}: "
+                             "ask for fewer pairs or fewer folds")
+        k = 0
+        while len(matched) < pairs_per_class:
+            name = with_two[k % len(with_two)]
+            i, j = sorted(int(x) for x in rng.choice(index.people[name], size=2, replace=False))
+            matched.add((name, i, j))  # a pair drawn twice is drawn again
+            k += 1
+        mismatched: set[tuple[str, int, str, int]] = set()
+        while len(mismatched) < pairs_per_class:
+            a, b = sorted(people[int(x)] for x in rng.choice(len(people), size=2, replace=False))
+            mismatched.add((a, int(rng.choice(index.people[a])), b, int(rng.choice(index.people[b]))))
+        lines += [f"{n}\t{i}\t{j}" for n, i, j in sorted(matched)]
+        lines += [f"{a}\t{i}\t{b}\t{j}" for a, i, b, j in sorted(mismatched)]
+    return "\n".join(lines) + "\n"

@@ -56,7 +56,7 @@ DATASETS: dict[str, DatasetInfo] = {
         "research use; the photos belong to their authors",
         "the dataset was only ever a list of web URLs (vgg_face_dataset.tar.gz on robots.ox.ac.uk), and most URLs "
         "are dead now. There is no trustworthy image copy to download; the course uses VGGFace only through "
-        "its trained models and explains the URL-list format on the sample",
+        "its trained models; lesson 01 explains the URL-list format",
         is_vggface_root),
     "vggface2": DatasetInfo(
         "vggface2", "VGGFace2 (Cao et al., 2018)", "COURSE_VGGFACE2_DIR", "vggface2_mini",
@@ -152,9 +152,14 @@ def find_dataset(name: str, search: Iterable[str | Path | None] = (), *, environ
         f"sample: cu.sample_dataset({name!r}).")
 
 
-def dataset_dir(name: str, full_data: str | Path | None = None, verbose: bool = True) -> Path:
+def dataset_dir(name: str, full_data: str | Path | None = None, verbose: bool = True,
+                fallback: str | Path | None = None) -> Path:
     """The folder a lesson should use: the full dataset under ``full_data`` when it is given and
-    holds it (searched like :func:`find_dataset`), else the embedded sample."""
+    holds it (searched like :func:`find_dataset`), else ``fallback`` (lesson 01 passes the real faces
+    that ship with the course, ``cu.real_samples(...)``), else the embedded format sample
+    (:func:`sample_dataset`)."""
+    other = Path(fallback) if fallback is not None else None
+    what = "the folder given" if other is not None else "the offline sample"
     if full_data:
         found = find_dataset(name, [full_data], required=False)
         if found is not None:
@@ -162,5 +167,5 @@ def dataset_dir(name: str, full_data: str | Path | None = None, verbose: bool = 
                 print(f"{name}: full data in {found}")
             return found
         if verbose:
-            print(f"{name}: not found under {full_data}; using the offline sample")
-    return sample_dataset(name)
+            print(f"{name}: not found under {full_data}; using {what}")
+    return other if other is not None else sample_dataset(name)

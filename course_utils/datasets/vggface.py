@@ -93,3 +93,22 @@ def index_vggface2(root: str | Path, split: str = "train"):
                              f"expected 'n000001/0001_01.jpg', got {n!r}")
         rows.append((m[1], int(m[2]), int(m[3]), str(root / split / n)))
     return pd.DataFrame(rows, columns=["class_id", "photo", "face", "path"])
+
+
+#: The header and first two rows of VGGFace2's ``identity_meta.csv`` as published (spaces, quotes and the
+#: trailing comma included), and a file of its test split: the course cannot ship VGGFace2 (lesson 01).
+VGGFACE2_META_FIRST_ROWS = ("Class_ID, Name, Sample_Num, Flag, Gender,",
+                            'n000001, "14th_Dalai_Lama",424,0, m,',
+                            'n000002, "A_Fine_Frenzy",315,1, f,')
+VGGFACE2_TEST_FILE = "n000001/0001_01.jpg"
+
+
+def write_vggface2_excerpt(folder: str | Path) -> Path:
+    """Write :data:`VGGFACE2_META_FIRST_ROWS` as ``identity_meta.csv`` and :data:`VGGFACE2_TEST_FILE` as
+    ``test_list.txt`` into ``folder`` and return it (read them with :func:`load_vggface2_meta` and
+    ``index_vggface2(folder, "test")``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "identity_meta.csv").write_text("\n".join(VGGFACE2_META_FIRST_ROWS) + "\n", encoding="utf-8")
+    (folder / "test_list.txt").write_text(VGGFACE2_TEST_FILE + "\n", encoding="utf-8")
+    return folder
