@@ -21,3 +21,17 @@ def group() -> np.ndarray:
     from course_utils.samples import load_sample
 
     return load_sample("group")
+
+
+@pytest.fixture(scope="session")
+def pypi_online() -> None:
+    """For tests marked ``network`` that ask PyPI: skips them, saying why, when PyPI does not answer."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10) as reply:
+            if reply.status != 200:
+                pytest.skip(f"PyPI answered HTTP {reply.status}")
+    except (urllib.error.URLError, OSError) as exc:
+        pytest.skip(f"PyPI is unreachable ({exc})")

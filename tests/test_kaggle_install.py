@@ -14,8 +14,6 @@ import json
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,15 +42,6 @@ def kaggle_pins() -> dict[str, str]:
     return out
 
 
-def _pypi_reachable() -> str | None:
-    """None when PyPI answers, else why not."""
-    try:
-        with urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10) as reply:
-            return None if reply.status == 200 else f"PyPI answered HTTP {reply.status}"
-    except (urllib.error.URLError, OSError) as exc:
-        return f"PyPI is unreachable ({exc})"
-
-
 def _stand_ins(site_packages: Path, metadata: dict) -> None:
     """A ``.dist-info`` with METADATA (name, version, requirements) per package: what pip reads of an
     installed distribution."""
@@ -69,13 +58,10 @@ def _stand_ins(site_packages: Path, metadata: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def resolution(tmp_path_factory) -> dict[str, str]:
+def resolution(tmp_path_factory, pypi_online) -> dict[str, str]:
     """name -> version of what ``pip install <repository>`` would install beside the Kaggle-like stack."""
     if sys.version_info[:2] != (3, 11):
         pytest.skip(f"the Kaggle-like stack is for Python 3.11; this is {sys.version.split()[0]}")
-    why = _pypi_reachable()
-    if why:
-        pytest.skip(why)
     tmp = tmp_path_factory.mktemp("kaggle")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp / "venv"], check=True)
     python = tmp / "venv" / "bin" / "python"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -90,14 +89,6 @@ def accepted_tags(python: str, platform_name: str) -> set[tags.Tag]:
         tags.compatible_tags(version, "cp{}{}".format(*version), platforms))
 
 
-def _pypi_reachable() -> str | None:
-    try:
-        with urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10) as reply:
-            return None if reply.status == 200 else f"PyPI answered HTTP {reply.status}"
-    except (urllib.error.URLError, OSError) as exc:
-        return f"PyPI is unreachable ({exc})"
-
-
 @lru_cache(maxsize=None)
 def files_of(name: str) -> tuple[dict, ...]:
     """The files PyPI lists for ``name`` (PEP 691 JSON: filename, requires-python, yanked)."""
@@ -132,10 +123,7 @@ def why_not_installable(name: str, version: str, python: str, accepted: set) -> 
 
 
 @pytest.fixture(scope="module")
-def pypi():
-    why = _pypi_reachable()
-    if why:
-        pytest.skip(why)
+def pypi(pypi_online):
     names = {n for python, platform_name in TARGETS for n in pins_for(python, platform_name)}
     with ThreadPoolExecutor(16) as pool:  # one index page per package, fetched once
         list(pool.map(files_of, sorted(names)))
@@ -189,15 +177,12 @@ def test_the_check_finds_a_missing_distribution(pypi):
 
 
 @pytest.mark.network
-def test_the_lock_is_what_pyproject_resolves_to():
+def test_the_lock_is_what_pyproject_resolves_to(pypi_online):
     """`python3 course.py lock --check`: uv's universal resolution of pyproject.toml, keeping the lock's
     versions, gives the lock back (a changed pyproject.toml without a new lock fails here)."""
     import subprocess
     import sys
 
-    why = _pypi_reachable()
-    if why:
-        pytest.skip(why)
     proc = subprocess.run([sys.executable, str(ROOT / "course.py"), "lock", "--check"], capture_output=True,
                           text=True, env={**__import__("os").environ, "COURSE_PYTHON": sys.executable})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
