@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import re
 import shutil
 
 import nbformat
@@ -375,3 +376,49 @@ def test_cli_checks_drift_and_explains_usage(capsys):
     assert grading.main([]) == 2
     assert "course.py grade bulk" in capsys.readouterr().out
     assert grading.main(["hw99", "x.ipynb"]) == 2
+
+
+def _names(source: str, ctx) -> set[str]:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: not in these cells
+        return set()
+    out = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
+    if ctx is not __import__("ast").Load:
+        out |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        out |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in n.names}
+    return out
+
+
+@pytest.mark.parametrize("name", ["hw0_face_detection", "hw1_facial_emotion", "hw2_face_mask",
+                                  "hw3_face_identification"])
+def test_template_cells_use_only_names_that_a_question_asks_for(name):
+    """A cell outside the answers (a figure, a printout) that reads a name only the solution's hidden code defines
+    fails with NameError in the student's notebook however well they answered (hw1 drew `inputs`, which no
+    question asks for).  A name the hidden code defines may be read outside it only where a check reads it too
+    (then the question asks for it)."""
+    import ast
+
+    from course_utils.tools import authoring
+    from course_utils.tools import notebook as nbk
+
+    home = authoring.find_homework(name)
+    if not home.has_solution:
+        pytest.skip(authoring.NO_SOLUTIONS)
+    cells = [c for c in nbk.read_notebook(home.solution).cells if c.cell_type == "code"]
+    hidden = set().union(*(_names(b, ast.Store) for c in cells if nbk.is_solution(c)
+                           for b in authoring.solution_blocks(nbk.cell_source(c))))
+    shown = set().union(*(_names(nbk.cell_source(c), ast.Store) for c in nbk.read_notebook(home.template).cells
+                          if c.cell_type == "code"))
+    every = nbk.read_notebook(home.solution).cells
+    # asked for: what a check reads, and the names the questions' text puts in backticks ("store it in `faces`")
+    asked = set().union(*(_names(nbk.cell_source(c), ast.Load) for c in cells if nbk.is_check(c)),
+                        *(re.findall(r"`([A-Za-z_]\w*)`", nbk.cell_source(c)) for c in every if c.cell_type == "markdown"))
+    offenders = {f"cell {i}: {sorted(used)}"
+                 for i, c in enumerate(every) if c.cell_type == "code" and not nbk.is_solution(c) and not nbk.is_check(c)
+                 if (used := _names(nbk.cell_source(c), ast.Load) & (hidden - shown - asked))}
+    assert hidden, "the solution's hidden code defines no name: the check looked at nothing"
+    assert offenders == set(), f"{name}: cells that read a name only the hidden solution defines"
