@@ -291,10 +291,14 @@ def cmd_run(args: list[str]) -> int:
     return _run([python, "-m", "course_utils.tools.build", *args])
 
 
-def test_command(python: str, extra: list[str], tests: list[str] | None = None) -> list[str]:
+def test_command(python: str, extra: list[str], tests: list[str] | None = None,
+                 solutions: bool = False) -> list[str]:
     """The README's test command: unit tests (``tests``, default the tests folder) plus every
-    lesson notebook under nbval."""
+    lesson notebook under nbval (``solutions``: and every homework solution, so that its stored
+    outputs, which instructors and the release read, cannot go stale)."""
     notebooks = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if solutions:  # a student release has none
+        notebooks += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "homework").glob("*/solution.ipynb"))
     workers = os.environ.get("COURSE_TEST_WORKERS", "2")
     cmd = [python, "-m", "pytest", *(["tests"] if tests is None else tests), *notebooks,
            "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg",
@@ -333,7 +337,7 @@ def cmd_test(args: list[str]) -> int:
     """The whole suite, then the notebooks and homework grading again under the other numeric
     setting (``other_numerics``).  With extra pytest arguments only the first pass runs."""
     python = ensure_env()
-    first = _run(test_command(python, args))
+    first = _run(test_command(python, args, solutions=True))
     if args:
         return first
     numerics = other_numerics(python)

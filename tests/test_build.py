@@ -71,6 +71,20 @@ def test_no_notebook_uses_output_widgets():
     assert not offenders, offenders
 
 
+def test_no_notebook_cell_ends_with_a_semicolon():
+    """nbval runs cells with store_history=False, and IPython then decides whether a trailing `;` silences the
+    last value by looking at the previous cell: the `<Axes ...>` repr comes back in the test run and not in the
+    stored outputs (hw0's solution failed nbval so).  Plotting cells end with `plt.show()` (CONTRIBUTING)."""
+    from pathlib import Path
+
+    root = Path(build.__file__).resolve().parents[2]
+    notebooks = sorted(root.glob("notebooks/*.ipynb")) + sorted(root.glob("homework/**/*.ipynb"))
+    offenders = [f"{nb.relative_to(root)} cell {i}"
+                 for nb in notebooks for i, cell in enumerate(nbformat.read(nb, as_version=4).cells)
+                 if cell.cell_type == "code" and cell.source.rstrip().endswith(";")]
+    assert len(notebooks) >= 10 and not offenders, offenders
+
+
 def test_text_slider_follows_the_slider():
     import course_utils as cu
 

@@ -137,3 +137,12 @@ def test_the_lock_command_resolves_for_every_supported_python(course, tmp_path):
     assert cmd[cmd.index("--python-version") + 1] == "{}.{}".format(*course.PYTHONS[0])
     assert cmd[cmd.index("--no-emit-package") + 1] == "triton" and "--upgrade" not in cmd
     assert "--upgrade" in course.lock_command("python", tmp_path / "lock.txt", upgrade=True)
+
+
+def test_the_first_pass_checks_the_homework_solutions_stored_outputs(course):
+    """A solution's stored outputs once said "a face found in 78 of 80" while its code gave 80: nbval now runs
+    every solution in the first pass, as it runs the lessons."""
+    cmd = course.test_command("python", [], solutions=True)
+    solutions = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "homework").glob("*/solution.ipynb"))
+    assert len(solutions) == 4 and all(s in cmd for s in solutions)
+    assert not any("solution.ipynb" in a for a in course.test_command("python", [], tests=course.SECOND_PASS_TESTS))
