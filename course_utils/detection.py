@@ -176,6 +176,34 @@ def _ipazc_mtcnn():
     return det
 
 
+def _mtcnn_shrink(min_face_size: int) -> float:
+    """How much :class:`MTCNNDetector` shrinks an image before mtcnn sees it (1.0: not at all)."""
+    return min(1.0, 20.0 / min_face_size)
+
+
+def mtcnn_pyramid(width: int, height: int, min_face_size: int = 20, scale_factor: float = 0.709) -> list[float]:
+    """The scales, relative to a ``width`` x ``height`` image, at which ``detect_faces(image, "mtcnn",
+    min_face_size=...)`` runs P-Net (after ``max_side``'s shrinking, if any).
+
+    From ``min_face_size`` = 20 on, they follow the 12-px rule: the first scale is 12 / ``min_face_size``
+    (P-Net's 12-px window then covers a face of ``min_face_size`` pixels), each next one ``scale_factor``
+    times the last, while the image's shorter side stays at least 12 px.  (mtcnn 1.0 alone counts its
+    levels for 20 px whatever ``min_face_size`` is; the detector shrinks the image instead, see
+    ``MTCNNDetector._detect_same_size``.)  An image too small for any level gives ``[]``.
+    """
+    from mtcnn.utils.images import build_scale_pyramid
+
+    shrink, w, h = _mtcnn_shrink(min_face_size), int(width), int(height)
+    if shrink < 1.0:  # as resize_max_side does it
+        longest = max(w, h)
+        shrink = max(MIN_IMAGE_SIDE, round(longest * shrink)) / longest
+        w, h = max(1, round(w * shrink)), max(1, round(h * shrink))
+    if min(w, h) < MIN_IMAGE_SIDE:
+        return []
+    scales = build_scale_pyramid(w, h, min_face_size=min(int(min_face_size), 20), scale_factor=scale_factor)
+    return [float(v) * shrink for v in scales]
+
+
 class MTCNNDetector(Detector):
     """ipazc ``mtcnn`` 1.0 (TensorFlow).  Batches images of equal size."""
 
@@ -208,10 +236,12 @@ class MTCNNDetector(Detector):
         return out
 
     def _detect_same_size(self, images):
-        # mtcnn 1.0 sizes its image pyramid as if min_face_size were 12 px, so a larger
-        # min_face_size produces levels smaller than P-Net's 12-px window and Keras fails.
-        # The same pyramid is obtained by shrinking the image and searching from 20 px.
-        shrink = min(1.0, 20.0 / self.min_face_size)
+        # mtcnn 1.0 counts its pyramid levels from the image size alone, as many as a min_face_size of
+        # 20 px needs (mtcnn/utils/images.py, build_scale_pyramid, lines 44-54); only the first scale
+        # follows min_face_size.  A larger min_face_size would produce levels smaller than P-Net's 12-px
+        # window.  The 12-px rule's pyramid is obtained by shrinking the image by 20 / min_face_size and
+        # searching from 20 px (mtcnn_pyramid computes the scales).
+        shrink = _mtcnn_shrink(self.min_face_size)
         if shrink < 1.0:
             images = [resize_max_side(im, max(MIN_IMAGE_SIDE, round(max(im.shape[:2]) * shrink)))[0]
                       for im in images]
@@ -582,8 +612,10 @@ def crop_face(image: ImageLike, face: Face | Sequence[float], margin: float = 0.
 class CascadeTrace:
     """What each MTCNN stage produced on one image (``trace_mtcnn``), in input pixels.
 
-    ``scales``: the image-pyramid scales P-Net ran at; ``pnet``, ``rnet``, ``onet``: arrays of
-    boxes ``(x1, y1, x2, y2, score)`` that survived each stage (after its NMS).
+    ``scales``: the image-pyramid scales P-Net ran at; ``pnet_windows``: every P-Net window that scored
+    above P-Net's threshold, at every level, before any NMS (its box regression applied); ``pnet``,
+    ``rnet``, ``onet``: the boxes that survived each stage (after its NMS).  Boxes are rows
+    ``(x1, y1, x2, y2, score)``.
     """
 
     scales: list[float]
@@ -591,6 +623,26 @@ class CascadeTrace:
     rnet: np.ndarray
     onet: np.ndarray
     keypoints: np.ndarray = field(default_factory=lambda: np.empty((0, 5, 2)))
+    pnet_windows: np.ndarray = field(default_factory=lambda: np.empty((0, 5)))
+
+
+def _pnet_stage(stage, normalized, oshapes, min_face_size: int, scale_factor: float, threshold: float):
+    """mtcnn 1.0's P-Net stage, step for step as ``mtcnn/stages/stage_pnet.py`` (lines 84-106) runs it,
+    keeping its windows before any NMS: (windows, the stage's output)."""
+    from mtcnn.utils.bboxes import generate_bounding_box, resize_to_square, smart_nms_from_bboxes, upscale_bboxes
+    from mtcnn.utils.images import apply_scales, build_scale_pyramid
+
+    groups = [build_scale_pyramid(shape[1], shape[0], min_face_size=min_face_size, scale_factor=scale_factor)
+              for shape in oshapes]
+    levels, level_scales = apply_scales(normalized, groups)
+    n = normalized.shape[0]
+    windows = [upscale_bboxes(generate_bounding_box(reg, cls, threshold), np.asarray([s] * n))
+               for (reg, cls), s in zip((stage._model(level) for level in levels), level_scales)]
+    kept = [smart_nms_from_bboxes(b, threshold=0.5, method="union", initial_sort=False) for b in windows]
+    kept = np.concatenate(kept, axis=0) if kept else np.empty((0, 6))
+    kept = smart_nms_from_bboxes(kept, threshold=0.7, method="union", initial_sort=True)
+    all_windows = np.concatenate(windows, axis=0) if windows else np.empty((0, 6))
+    return all_windows, resize_to_square(kept)
 
 
 def trace_mtcnn(image: ImageLike, min_face_size: int = 20, thresholds: Sequence[float] | None = None,
@@ -613,27 +665,31 @@ def trace_mtcnn(image: ImageLike, min_face_size: int = 20, thresholds: Sequence[
     img = load_image(image)
     h, w = img.shape[:2]
     scales = [float(s) for s in build_scale_pyramid(w, h, min_face_size=min_face_size, scale_factor=scale_factor)]
-    stages_out = []
+    def fix(a, pad):  # boxes in the input's pixels (mtcnn pads a batch to one size)
+        return fix_bboxes_offsets(np.array(a, dtype=np.float64), pad) if len(a) else np.empty((0, 16))
+
     with tf.device("CPU:0"):
         raw = load_images_batch([img])
         normalized, oshapes, pad = standarize_batch(raw, justification="center", normalize=True)
-        boxes = None
-        for stage in det.model.stages:
+        pnet, *later = det.model.stages
+        windows, boxes = _pnet_stage(pnet, normalized, oshapes, min_face_size, scale_factor, det.thresholds[0])
+        stages_out = [fix(boxes, pad)]
+        for stage in later:
+            if len(boxes) == 0:
+                break
             try:
                 boxes = stage(bboxes_batch=boxes, images_normalized=normalized, images_oshapes=oshapes, **kwargs)
             except tf.errors.InvalidArgumentError:  # no candidate left
                 boxes = np.empty((0, 16))
-            fixed = fix_bboxes_offsets(np.array(boxes, dtype=np.float64), pad) if len(boxes) else np.empty((0, 16))
-            stages_out.append(fixed)
-            if len(boxes) == 0:
-                break
+            stages_out.append(fix(boxes, pad))
     while len(stages_out) < 3:
         stages_out.append(np.empty((0, 16)))
     pick = lambda a: a[:, 1:6].astype(np.float64) if len(a) else np.empty((0, 5))  # noqa: E731
     onet = stages_out[2]
     kps = (np.stack([onet[:, 6:11], onet[:, 11:16]], axis=-1) if len(onet) and onet.shape[1] >= 16
            else np.empty((0, 5, 2)))
-    return CascadeTrace(scales=scales, pnet=pick(stages_out[0]), rnet=pick(stages_out[1]), onet=pick(onet), keypoints=kps)
+    return CascadeTrace(scales=scales, pnet=pick(stages_out[0]), rnet=pick(stages_out[1]), onet=pick(onet),
+                        keypoints=kps, pnet_windows=pick(fix(windows, pad)))
 
 
 def box_iou(box: Sequence[float], boxes: np.ndarray) -> np.ndarray:

@@ -202,6 +202,32 @@ def test_trace_mtcnn_stages_narrow_down_to_the_final_face(astronaut):
     assert np.allclose(trace.keypoints[0], final.keypoints_array(), atol=1.0)
 
 
+def test_trace_mtcnn_keeps_the_pnet_windows_before_nms_and_the_stage_output_of_mtcnn(astronaut):
+    from mtcnn.utils.images import load_images_batch, standarize_batch
+
+    trace = cu.trace_mtcnn(astronaut)
+    assert trace.pnet_windows.shape[1] == 5 and len(trace.pnet_windows) > 2 * len(trace.pnet)
+    assert trace.pnet_windows[:, 4].min() > 0.6                       # P-Net's threshold, nothing else
+    assert len(cu.nms(trace.pnet_windows[:, :4], trace.pnet_windows[:, 4], 0.5)) < len(trace.pnet_windows) / 2
+    det = cu.get_detector("mtcnn")                                   # mtcnn's own P-Net stage, in one call
+    normalized, oshapes, _ = standarize_batch(load_images_batch([astronaut]), justification="center", normalize=True)
+    ref = det.model.stages[0](images_normalized=normalized, images_oshapes=oshapes, **det.raw_kwargs())
+    assert np.allclose(np.asarray(ref)[:, 1:6], trace.pnet)
+
+
+def test_mtcnn_pyramid_follows_the_12_px_rule_where_mtcnn_alone_does_not():
+    from mtcnn.utils.images import build_scale_pyramid
+
+    for m, n in ((20, 10), (40, 8), (80, 6), (160, 4)):
+        scales = cu.detection.mtcnn_pyramid(1000, 500, m)
+        assert len(scales) == n and scales[0] == pytest.approx(12 / m, rel=1e-3)
+        assert np.allclose(np.diff(np.log(scales)), np.log(0.709), atol=1e-3)
+        assert 500 * scales[-1] >= 12 > 500 * scales[-1] * 0.709      # the last level still holds a window
+        # mtcnn 1.0 counts its levels from the image size alone (what the detector works around)
+        assert len(build_scale_pyramid(1000, 500, min_face_size=m, scale_factor=0.709)) == 10
+    assert cu.detection.mtcnn_pyramid(20, 20, 160) == []
+
+
 def test_draw_faces_returns_a_new_annotated_image(astronaut):
     faces = cu.detect_faces(astronaut)
     drawn = cu.draw_faces(astronaut, faces)

@@ -34,17 +34,31 @@ def test_the_set_is_deterministic_and_its_boxes_lie_in_the_images(scenes):
                for s in scenes)
 
 
-def test_match_counts_centre_inside_and_similar_size_once():
+def test_match_counts_a_box_with_iou_of_at_least_one_half_once():
     truth = np.array([[100, 100, 200, 220], [300, 50, 340, 100]])
     assert ds.match(truth, truth) == (2, 0, 0)
-    near = truth + [10, -5, 12, 0]
+    near = truth + [10, -5, 12, 0]                          # IoU 0.77 and 0.53
     assert ds.match(near, truth) == (2, 0, 0)
-    double = np.vstack([truth[:1], truth[:1] + 3])        # two boxes on one face: one is false
+    double = np.vstack([truth[:1], truth[:1] + 3])        # two boxes on one face: the second is false
     assert ds.match(double, truth) == (1, 1, 1)
     tiny = np.array([[140, 150, 150, 160]])                 # centre inside but far too small
     huge = np.array([[0, 0, 600, 600]])                     # too large
     assert ds.match(tiny, truth) == (0, 1, 2) and ds.match(huge, truth) == (0, 1, 2)
+    shifted = np.array([[150, 100, 250, 220]])              # centre on the face, IoU 1/3: not a hit
+    assert ds.match(shifted, truth[:1]) == (0, 1, 1)
+    assert ds.match(shifted, truth[:1], iou_threshold=0.3) == (1, 0, 0)
     assert ds.match(np.empty((0, 4)), truth) == (0, 0, 2) and ds.match(truth, np.empty((0, 4))) == (0, 2, 0)
+
+
+def test_detections_are_matched_best_score_first_and_near_misses_counted():
+    truth = np.array([[100, 100, 200, 220]], float)
+    first, better = [105, 100, 205, 230], [100, 100, 200, 221]   # IoU 0.84, then 0.99
+    scene = ds.Scene(np.zeros((300, 300, 3), np.uint8), truth, "portrait")
+    sc = ds.score([scene], [[first, better]])
+    assert (sc.found, sc.false) == (1, 1) and sc.median_iou == pytest.approx(0.838, abs=1e-3)
+    off = ds.score([scene], [[[150, 100, 250, 220]]])      # on the face, but IoU 1/3
+    assert (off.found, off.false, off.near) == (0, 1, 1) and off.median_iou == 0.0
+    assert off.per_kind["portrait"].near == 1
 
 
 def test_score_of_perfect_and_of_empty_answers(scenes):
