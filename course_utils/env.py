@@ -226,7 +226,9 @@ def quiet_tensorflow() -> None:
         absl.logging.set_verbosity(absl.logging.ERROR)
     except ImportError:
         pass
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(tensorflow|keras|jupyter_client)")
+    # gast: TensorFlow's autograph builds ast nodes through it, and on Python 3.13 every tf.function traced
+    # (mtcnn's stages) warns "Attribute.__init__ got an unexpected keyword argument '___pyct_anno'"
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(tensorflow|keras|jupyter_client|gast)")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(tensorflow|keras)")
 
 
