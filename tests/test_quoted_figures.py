@@ -34,6 +34,14 @@ QUOTES = [
      "notebooks/06_face_identification.ipynb",
      r"threshold 0\.60: held-back photos named right (?P<named>\d+)/(?P<held>\d+) \(\d+%; wrong name \d+, unknown \d+\), "
      r"strangers unknown (?P<unknown>\d+)/(?P<strangers>\d+)"),
+    ("README.md",
+     r"mtcnn (?P<m_r>[\d.]+) / (?P<m_f>[\d.]+) / (?P<m_x>[\d.]+), facenet (?P<f_r>[\d.]+) / (?P<f_f>[\d.]+) / "
+     r"(?P<f_x>[\d.]+), haar (?P<h_r>[\d.]+) / (?P<h_f>[\d.]+) / (?P<h_x>[\d.]+), hog (?P<g_r>[\d.]+) / "
+     r"(?P<g_f>[\d.]+) / (?P<g_x>[\d.]+) \(lesson 02",
+     "notebooks/02_face_detection.ipynb",
+     r"\nmtcnn\s+(?P<m_r>[\d.]+)\s+(?P<m_f>[\d.]+)\s+(?P<m_x>[\d.]+)\s.*\nfacenet\s+(?P<f_r>[\d.]+)\s+(?P<f_f>[\d.]+)\s+"
+     r"(?P<f_x>[\d.]+)\s.*\nhaar\s+(?P<h_r>[\d.]+)\s+(?P<h_f>[\d.]+)\s+(?P<h_x>[\d.]+)\s.*\nhog\s+(?P<g_r>[\d.]+)\s+"
+     r"(?P<g_f>[\d.]+)\s+(?P<g_x>[\d.]+)\s"),
 ]
 
 
