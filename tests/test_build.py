@@ -56,13 +56,18 @@ def test_the_kernels_own_log_stays_out_of_a_run_that_went_well(tmp_path, capfd):
     assert [line.split()[-1] for line in out.splitlines() if line.startswith("01_logs.ipynb")] == ["ok"]
 
 
-def test_no_notebook_uses_output_widgets():
-    """`interact` and Output widgets can hang a scripted run (nbclient; see cu.text_slider): the
-    lessons and homework use cu.text_slider or plain widgets instead."""
+def _course_notebooks():
+    """The repository's root and every lesson and homework notebook in it."""
     from pathlib import Path
 
     root = Path(build.__file__).resolve().parents[2]
-    notebooks = sorted(root.glob("notebooks/*.ipynb")) + sorted(root.glob("homework/**/*.ipynb"))
+    return root, sorted(root.glob("notebooks/*.ipynb")) + sorted(root.glob("homework/**/*.ipynb"))
+
+
+def test_no_notebook_uses_output_widgets():
+    """`interact` and Output widgets can hang a scripted run (nbclient; see cu.text_slider): the
+    lessons and homework use cu.text_slider or plain widgets instead."""
+    root, notebooks = _course_notebooks()
     assert len(notebooks) >= 6
     offenders = [f"{nb.relative_to(root)} cell {i}"
                  for nb in notebooks for i, cell in enumerate(nbformat.read(nb, as_version=4).cells)
@@ -75,10 +80,7 @@ def test_no_notebook_cell_ends_with_a_semicolon():
     """nbval runs cells with store_history=False, and IPython then decides whether a trailing `;` silences the
     last value by looking at the previous cell: the `<Axes ...>` repr comes back in the test run and not in the
     stored outputs (hw0's solution failed nbval so).  Plotting cells end with `plt.show()` (CONTRIBUTING)."""
-    from pathlib import Path
-
-    root = Path(build.__file__).resolve().parents[2]
-    notebooks = sorted(root.glob("notebooks/*.ipynb")) + sorted(root.glob("homework/**/*.ipynb"))
+    root, notebooks = _course_notebooks()
     offenders = [f"{nb.relative_to(root)} cell {i}"
                  for nb in notebooks for i, cell in enumerate(nbformat.read(nb, as_version=4).cells)
                  if cell.cell_type == "code" and cell.source.rstrip().endswith(";")]

@@ -11,7 +11,6 @@ The rules (pyproject.toml's comment says why):
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
@@ -166,10 +165,9 @@ def test_the_core_names_no_second_build_of_a_preinstalled_package():
 def test_environment_yml_lists_every_pyproject_package_at_its_locked_version():
     """environment.yml is Python 3.11 on Linux x86-64 (its `python=3.11`); a macOS-only package appears
     with its marker, at the version the lock has for macOS."""
-    linux = lock_pins({"python_full_version": "3.11.7", "python_version": "3.11", "sys_platform": "linux",
-                       "platform_system": "Linux", "platform_machine": "x86_64"})
-    mac = lock_pins({"python_full_version": "3.11.7", "python_version": "3.11", "sys_platform": "darwin",
-                     "platform_system": "Darwin", "platform_machine": "arm64"})
+    script = _course_script()
+    linux = lock_pins(script.marker_environment("3.11.7", "Linux x86-64"))
+    mac = lock_pins(script.marker_environment("3.11.7", "macOS on Apple Silicon"))
     assert "python=3.11" in (ROOT / "environment.yml").read_text()
     assert environment_yml_pins() == {_norm(r.name): linux.get(_norm(r.name), mac.get(_norm(r.name)))
                                       for r in requirements()}
@@ -193,12 +191,18 @@ def test_installed_versions_match_the_lock():
 # ------------------------------------------------------------------------------ course.py
 
 
-@pytest.fixture
-def course(tmp_path, monkeypatch):
-    """course.py as a module, looking at copies of pyproject.toml and the lock in tmp_path."""
+def _course_script():
+    """course.py as a fresh module."""
     spec = importlib.util.spec_from_file_location("course_script", ROOT / "course.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch):
+    """course.py as a module, looking at copies of pyproject.toml and the lock in tmp_path."""
+    module = _course_script()
     (tmp_path / "requirements").mkdir()
     (tmp_path / "pyproject.toml").write_bytes((ROOT / "pyproject.toml").read_bytes())
     (tmp_path / "requirements" / "lock.txt").write_bytes(LOCK.read_bytes())

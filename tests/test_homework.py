@@ -2,6 +2,7 @@
 reports (issue 3).  Executing notebooks is in test_grading.py."""
 from __future__ import annotations
 
+import ast
 import copy
 import csv
 import re
@@ -379,14 +380,12 @@ def test_cli_checks_drift_and_explains_usage(capsys):
 
 
 def _names(source: str, ctx) -> set[str]:
-    import ast
-
     try:
         tree = ast.parse(source)
     except SyntaxError:  # IPython magics: not in these cells
         return set()
     out = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
-    if ctx is not __import__("ast").Load:
+    if ctx is not ast.Load:
         out |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
         out |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
                 for a in n.names}
@@ -400,20 +399,15 @@ def test_template_cells_use_only_names_that_a_question_asks_for(name):
     fails with NameError in the student's notebook however well they answered (hw1 drew `inputs`, which no
     question asks for).  A name the hidden code defines may be read outside it only where a check reads it too
     (then the question asks for it)."""
-    import ast
-
-    from course_utils.tools import authoring
-    from course_utils.tools import notebook as nbk
-
     home = authoring.find_homework(name)
     if not home.has_solution:
         pytest.skip(authoring.NO_SOLUTIONS)
-    cells = [c for c in nbk.read_notebook(home.solution).cells if c.cell_type == "code"]
+    every = nbk.read_notebook(home.solution).cells
+    cells = [c for c in every if c.cell_type == "code"]
     hidden = set().union(*(_names(b, ast.Store) for c in cells if nbk.is_solution(c)
                            for b in authoring.solution_blocks(nbk.cell_source(c))))
     shown = set().union(*(_names(nbk.cell_source(c), ast.Store) for c in nbk.read_notebook(home.template).cells
                           if c.cell_type == "code"))
-    every = nbk.read_notebook(home.solution).cells
     # asked for: what a check reads, and the names the questions' text puts in backticks ("store it in `faces`")
     asked = set().union(*(_names(nbk.cell_source(c), ast.Load) for c in cells if nbk.is_check(c)),
                         *(re.findall(r"`([A-Za-z_]\w*)`", nbk.cell_source(c)) for c in every if c.cell_type == "markdown"))

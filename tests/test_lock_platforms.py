@@ -30,6 +30,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
+from course_utils.bootstrap import lock_versions
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "lock.txt"
 
@@ -78,14 +80,8 @@ TARGETS = [(python, name) for python in releases_to_check() for name in course.P
 
 
 def pins_for(python: str, platform_name: str) -> dict[str, str]:
-    env = course.marker_environment(python, platform_name)
-    out = {}
-    for req in lock_lines():
-        if req.marker is None or req.marker.evaluate(env):
-            name = canonicalize_name(req.name)
-            assert name not in out, f"{req.name} is locked twice for Python {python} on {platform_name}"
-            out[name] = next(iter(req.specifier)).version
-    return out
+    """The lock's pins that apply there, as pip (and the Kaggle/Colab setup cell) select them."""
+    return lock_versions(LOCK, course.marker_environment(python, platform_name))
 
 
 def accepted_tags(python: str, platform_name: str) -> set[tags.Tag]:
@@ -156,6 +152,13 @@ def test_the_targets_cover_every_supported_python_and_platform():
     assert {tuple(int(x) for x in p.split(".")[:2]) for p, _ in TARGETS} == set(course.PYTHONS)
     assert {name for _, name in TARGETS} == set(course.PLATFORMS) == set(PLATFORM_TAGS)
     assert "3.11.5" in releases_to_check(), "soupsieve's two pins fork at 3.11.5: both sides are checked"
+
+
+@pytest.mark.parametrize("python, platform_name", TARGETS)
+def test_no_package_is_locked_twice_there(python, platform_name):
+    env = course.marker_environment(python, platform_name)
+    names = [canonicalize_name(r.name) for r in lock_lines() if r.marker is None or r.marker.evaluate(env)]
+    assert sorted({n for n in names if names.count(n) > 1}) == [] and len(names) == len(pins_for(python, platform_name))
 
 
 @pytest.mark.parametrize("python, platform_name", TARGETS)
