@@ -4,16 +4,34 @@
     emb = cu.get_embedder("facenet")               # FaceNet InceptionResnetV1, VGGFace2 weights (LFW 0.9965)
     vecs = emb.embed_faces(img, faces)             # (N, dim) float32
 
-Both backends run the same pipeline, detect -> align -> embed, each with its own preprocessing:
+Both backends run the same pipeline, detect -> crop -> embed, and each gives its network the crop that its
+weights were made for (a network sees faces as they were framed in training; another framing moves the
+embeddings):
 
-* ``dlib``: dlib's 5-point landmarks on the detector's box, ``dlib.get_face_chip`` (150x150, 25 %
-  padding), the ResNet descriptor (128-D), run by PyTorch from dlib's own weights
-  (:mod:`course_utils.dlib_resnet`); faces match below a Euclidean distance of 0.6.  (Using dlib's own
-  HOG boxes for the landmarks instead was tried: LFW folds 4-6 gave 0.9833 against 0.9856.)
-* ``facenet``: the five MTCNN keypoints aligned on the course's ``"facenet"`` template (ArcFace's points
-  scaled to 160x160: :data:`course_utils.alignment.TEMPLATES`; not the tight MTCNN crop with a margin that
-  Sandberg's weights were trained on: his src/align/align_dataset_mtcnn.py), standardised
-  ``(x - 127.5) / 128``, InceptionResnetV1 (512-D, unit length); the lecture's rule: below 1.0.
+* ``dlib``: dlib's 5-point landmarks on the detector's box, then ``dlib.get_face_chip`` (150x150, padding 0.25:
+  a similarity warp that puts the eyes and nose where dlib's chips have them), then the ResNet descriptor
+  (128-D), run by PyTorch from dlib's own weights (:mod:`course_utils.dlib_resnet`); faces match below a
+  Euclidean distance of 0.6.  Source: dlib's own ``face_recognition_model_v1.compute_face_descriptor``
+  docstring (``help(dlib.face_recognition_model_v1)``): it takes "an aligned face image of size 150x150 ...
+  the alignment should be done in the same way dlib.get_face_chip does it", default padding 0.25.  (Using
+  dlib's own HOG boxes for the landmarks instead was tried: LFW folds 4-6 gave 0.9833 against 0.9856.)
+* ``facenet``: the MTCNN **box**, cropped and resized to 160x160 as facenet-pytorch's ``MTCNN(image_size=160,
+  margin=0)`` crops it (no 5-point warp), standardised ``(x - 127.5) / 128``, InceptionResnetV1 (512-D, unit
+  length); the lecture's rule: below 1.0.  Sources, in facenet-pytorch 2.5.3:
+  ``models/utils/detect_face.py`` lines 342-370 (``extract_face``: the margin, given in pixels of the
+  160-pixel output, is turned into pixels of the image, the box is widened by half of it on each side,
+  clipped to the image and cut out) and lines 309-316 (``crop_resize``: a NumPy image is resized with
+  ``cv2.INTER_AREA``; the box is not made square first); ``models/mtcnn.py`` lines 197-199 (the defaults
+  ``image_size=160, margin=0``, which the repository's ``examples/infer.ipynb`` and ``examples/finetune.ipynb``
+  pass as ``MTCNN(image_size=160, margin=0, ...)``),
+  lines 490-492 (``MTCNN`` crops with ``extract_face`` and then applies ``fixed_image_standardization``) and
+  lines 508-510 (``fixed_image_standardization``: ``(x - 127.5) / 128.0``, also the transform of
+  ``examples/finetune.ipynb``).  ``FacenetEmbedder(margin=14)`` gives the crop of facenet-pytorch's own LFW
+  evaluation (``examples/lfw_evaluate.ipynb``: ``MTCNN(image_size=160, margin=14, ...)``).  Sandberg trained
+  these weights on such MTCNN box crops with a margin, not on 5-point warps (davidsandberg/facenet,
+  ``src/align/align_dataset_mtcnn.py``); the course's ``"facenet"`` template
+  (:data:`course_utils.alignment.TEMPLATES`, ArcFace's points scaled to 160 px), which ``cu.align_face`` uses
+  in lessons 02 and 03, is not used here.
 
 The FaceNet weights are looked for in this order: the ``weights`` argument, ``$COURSE_FACENET_WEIGHTS``,
 a Kaggle input dataset holding the ``.pt`` file, the torch cache (where facenet-pytorch puts them),
@@ -41,8 +59,8 @@ FACENET_ENV_VAR = "COURSE_FACENET_WEIGHTS"
 class Embedder:
     """Turns faces into vectors whose distances say "same person" (small) or "different" (large).
 
-    Subclasses set ``name``, ``dim``, ``threshold`` and implement :meth:`chips` (aligned crops in the
-    backend's own format) and :meth:`embed_chips`.
+    Subclasses set ``name``, ``dim``, ``threshold`` and implement :meth:`chips` (the face crops in the
+    backend's own format: see the module docstring) and :meth:`embed_chips`.
     """
 
     name: str = ""
@@ -60,7 +78,7 @@ class Embedder:
     def embed_faces(self, image: ImageLike, faces: Sequence[Face], flip: bool = False) -> np.ndarray:
         """(N, dim) float32 embeddings of the given faces of ``image`` (N = 0 gives an empty array).
 
-        ``flip=True`` averages the embeddings of each aligned face and its mirror image (test-time
+        ``flip=True`` averages the embeddings of each face crop and its mirror image (test-time
         augmentation: twice the time; on LFW folds 4-6 it lifts dlib's mean accuracy from 0.9883 to 0.9917).
         """
         img = load_image(image)
@@ -158,35 +176,68 @@ class DlibEmbedder(Embedder):
         return super().__repr__()[:-1] + f", engine {self.engine}>"
 
 
+def mtcnn_box_crop(image: np.ndarray, box: Sequence[float], size: int = 160, margin: float = 0) -> np.ndarray:
+    """facenet-pytorch's face crop of a NumPy image (``extract_face`` in its ``models/utils/detect_face.py``,
+    which ``MTCNN(image_size=size, margin=margin)`` uses): ``margin`` is in pixels of the ``size`` x ``size``
+    output; the box ``(x1, y1, x2, y2)`` grows by half of it on each side, is clipped to the image, truncated to
+    whole pixels, cut out (not made square) and resized with ``cv2.INTER_AREA``.  Returns ``(size, size, 3)``
+    uint8.
+
+    Raises:
+        ValueError: the box holds no pixel of the image (after clipping).
+    """
+    import cv2
+
+    img = np.asarray(image)
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = margin * (x2 - x1) / (size - margin), margin * (y2 - y1) / (size - margin)
+    h, w = img.shape[:2]
+    c = [int(max(x1 - mx / 2, 0)), int(max(y1 - my / 2, 0)), int(min(x2 + mx / 2, w)), int(min(y2 + my / 2, h))]
+    if c[2] <= c[0] or c[3] <= c[1]:
+        raise ValueError(f"the face box {tuple(box)} holds no pixel of the {w}x{h} image")
+    return cv2.resize(np.ascontiguousarray(img[c[1]:c[3], c[0]:c[2]]), (size, size), interpolation=cv2.INTER_AREA)
+
+
+def fixed_image_standardization(chips: np.ndarray) -> np.ndarray:
+    """facenet-pytorch's input scaling (``models/mtcnn.py``, ``fixed_image_standardization``): ``(x - 127.5) / 128``."""
+    return (np.asarray(chips, np.float32) - 127.5) / 128.0
+
+
 class FacenetEmbedder(Embedder):
-    """facenet-pytorch's InceptionResnetV1 (512-D, unit length) with VGGFace2 or CASIA-WebFace weights."""
+    """facenet-pytorch's InceptionResnetV1 (512-D, unit length) with VGGFace2 or CASIA-WebFace weights.
+
+    Faces are cropped as facenet-pytorch's ``MTCNN(image_size=160, margin=margin)`` crops them
+    (:func:`mtcnn_box_crop`: the detector's box, no 5-point warp) and standardised with
+    :func:`fixed_image_standardization`; ``margin`` is in pixels of the 160-pixel crop (0: facenet-pytorch's
+    default; 14: its LFW evaluation example).  See the module docstring for the sources.
+    """
 
     name, dim, threshold = "facenet", 512, 1.0
     detector_backend = "facenet"
     chip_size = 160
 
-    def __init__(self, weights: str | Path | None = None, pretrained: str = "vggface2", download: bool = True):
+    def __init__(self, weights: str | Path | None = None, pretrained: str = "vggface2", download: bool = True,
+                 margin: float = 0):
         import torch
         from facenet_pytorch import InceptionResnetV1
 
+        if not 0 <= margin < self.chip_size:
+            raise ValueError(f"margin is in pixels of the {self.chip_size}-pixel crop: 0 <= margin < "
+                             f"{self.chip_size}, got {margin}")
         path = find_facenet_weights(weights, pretrained, download=download)
         model = InceptionResnetV1(pretrained=None, classify=False)
         state = torch.load(path, map_location="cpu", weights_only=True)
         state = {k: v for k, v in state.items() if not k.startswith("logits.")}
         model.load_state_dict(state, strict=False)
-        self.model, self.weights_path, self.pretrained = model.eval(), path, pretrained
+        self.model, self.weights_path, self.pretrained, self.margin = model.eval(), path, pretrained, margin
 
     def chips(self, image, faces):
-        from .alignment import align_face
-        from .detection import crop_face
-
-        return [align_face(image, f, template="facenet") if f.keypoints else crop_face(image, f, 0.1, 160)
-                for f in faces]
+        return [mtcnn_box_crop(image, f.box, self.chip_size, self.margin) for f in faces]
 
     def embed_chips(self, chips, batch_size: int = 32):
         if len(chips) == 0:
             return np.zeros((0, self.dim), np.float32)
-        x = (np.stack([np.asarray(c, np.float32) for c in chips]) - 127.5) / 128.0
+        x = fixed_image_standardization(np.stack([np.asarray(c) for c in chips]))
         return _torch_forward(self.model, x, batch_size)
 
 

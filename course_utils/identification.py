@@ -37,7 +37,7 @@ from .images import IMAGE_SUFFIXES, image_files, load_image, subfolders
 
 # The lesson's names, by job (``ident.get_embedder``, ``ident.Gallery``, ``ident.kfold_verification``, ...).
 from .embedders import (EMBEDDERS, FACENET_ENV_VAR, FACENET_FILES, DlibEmbedder, Embedder,  # noqa: F401
-                        FacenetEmbedder, available_backends, find_facenet_weights, get_embedder)
+                        FacenetEmbedder, available_backends, find_facenet_weights, get_embedder, mtcnn_box_crop)
 from .gallery import (STARTER_PEOPLE, UNKNOWN, BackendMismatchError, EnrolmentError, Gallery, Match,  # noqa: F401
                       draw_matches, enrol_folder, identify, make_sample_gallery, own_people, pairwise_distances)
 from .verification import (VerificationResult, best_threshold, embed_paths, kfold_verification,  # noqa: F401

@@ -264,3 +264,46 @@ def test_gallery_search_finds_the_exactly_nearest_row_among_near_ties():
     found = g.search(q, threshold=1.0)
     assert [name for name, _, _ in found] == [f"p{i}" for i in exact.argmin(1)]
     assert np.allclose([d for _, d, _ in found], exact.min(1), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("margin", [0, 14, 32])
+def test_facenet_crop_is_facenet_pytorchs_extract_face(margin):
+    """The facenet backend's crop is facenet-pytorch's MTCNN crop of the box, pixel for pixel, for boxes inside the
+    image and over its edges, at its default margin 0 and at the margins of its LFW example (14) and more."""
+    from facenet_pytorch import extract_face
+
+    from course_utils.embedders import mtcnn_box_crop
+
+    img = np.random.default_rng(0).integers(0, 256, (250, 300, 3), dtype=np.uint8)
+    for box in [(50.3, 40.7, 150.9, 170.2), (-10.5, -5.2, 80.1, 90.3), (200.2, 150.1, 310.0, 260.0)]:
+        want = extract_face(img, np.array(box), 160, margin).permute(1, 2, 0).numpy()
+        got = mtcnn_box_crop(img, box, 160, margin)
+        assert got.shape == (160, 160, 3) and got.dtype == np.uint8
+        assert np.array_equal(got, want.astype(np.uint8))
+    with pytest.raises(ValueError, match="holds no pixel"):
+        mtcnn_box_crop(img, (400, 10, 450, 60))
+
+
+def test_facenet_input_scaling_is_facenet_pytorchs():
+    import torch
+    from facenet_pytorch import fixed_image_standardization as theirs
+
+    from course_utils.embedders import fixed_image_standardization
+
+    x = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    assert np.allclose(fixed_image_standardization(x), theirs(torch.from_numpy(x.astype(np.float32))).numpy())
+
+
+def test_facenet_chips_are_box_crops_not_template_warps(astronaut):
+    """FacenetEmbedder.chips crops the detector's box (facenet-pytorch's crop), whatever the keypoints say."""
+    from course_utils.embedders import FacenetEmbedder, mtcnn_box_crop
+
+    emb = object.__new__(FacenetEmbedder)          # the crop needs no weights
+    emb.margin = 0
+    face = cu.Face((180.0, 60.0, 280.0, 190.0), 0.99, keypoints={
+        "left_eye": (205.0, 110.0), "right_eye": (255.0, 105.0), "nose": (230.0, 135.0),
+        "mouth_left": (210.0, 165.0), "mouth_right": (250.0, 160.0)})
+    chip, = emb.chips(astronaut, [face])
+    assert np.array_equal(chip, mtcnn_box_crop(astronaut, face.box, 160, 0))
+    with pytest.raises(ValueError, match="margin"):
+        FacenetEmbedder(weights="unused.pt", margin=160)

@@ -74,6 +74,22 @@ def test_facenet_path_enrol_identify_threshold_one(facenet_here, tmp_path):
         cu.identify(folder / "paul_rudd" / "1.jpg", gallery, cu.get_embedder("dlib"))
 
 
+def test_facenet_backend_embeds_as_facenet_pytorchs_own_pipeline(facenet_here, tmp_path):
+    """cu.get_embedder("facenet") gives what facenet-pytorch's documented pipeline gives:
+    MTCNN(image_size=160, margin=0) crops and standardises the face, InceptionResnetV1 embeds it."""
+    import torch
+    from facenet_pytorch import MTCNN, InceptionResnetV1
+
+    emb = cu.get_embedder("facenet")
+    net = InceptionResnetV1(pretrained=None, classify=False).eval()
+    net.load_state_dict(torch.load(facenet_here, map_location="cpu", weights_only=True))
+    photo = cu.load_image(ident.make_sample_gallery(tmp_path / "test_images") / "paul_rudd" / "1.jpg")
+    with torch.inference_mode():
+        want = net(MTCNN(image_size=160, margin=0)(photo)[None]).numpy()[0]
+    faces, got = emb.embed_image(photo)
+    assert len(faces) == 1 and np.abs(got[0] - want).max() < 1e-5
+
+
 def _outputs(nb) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                    if o.get("output_type") == "stream")
