@@ -41,7 +41,7 @@ from .embedders import (EMBEDDERS, FACENET_ENV_VAR, FACENET_FILES, DlibEmbedder,
 from .gallery import (STARTER_PEOPLE, UNKNOWN, BackendMismatchError, EnrolmentError, Gallery, Match,  # noqa: F401
                       draw_matches, enrol_folder, identify, make_sample_gallery, own_people, pairwise_distances)
 from .verification import (VerificationResult, best_threshold, embed_paths, kfold_verification,  # noqa: F401
-                           verification_accuracy, verify_pairs)
+                           show_roc, verification_accuracy, verify_pairs)
 
 
 # ------------------------------------------------------------------------------ the triplet loss
@@ -307,66 +307,75 @@ def _text_colour(cmap, norm, value) -> str:
 
 
 def show_distance_matrix(distances: np.ndarray, labels: Sequence[str], ax=None, cmap: str = "viridis_r",
-                         numbers: bool = True, title: str = ""):
+                         numbers: bool = True, title: str = "", fontsize: float = 8.5):
     """The distance matrix as an image with a colour bar, each cell's value written in black or white
-    (whichever reads on its colour).  Returns the Axes."""
+    (whichever reads on its colour), text at ``fontsize`` points (numbers half a point smaller).  Returns the Axes."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import Normalize
 
     d = np.asarray(distances, float)
     if ax is None:
-        _, ax = plt.subplots(figsize=(0.42 * len(d) + 2, 0.38 * len(d) + 1.2))
+        _, ax = plt.subplots(figsize=(0.5 * len(d) + 2.4, 0.46 * len(d) + 1.6), layout="constrained")
     cm, norm = plt.get_cmap(cmap), Normalize(d.min(), d.max())
     im = ax.imshow(d, cmap=cm, norm=norm)
-    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", rotation_mode="anchor", fontsize=fontsize)
+    ax.set_yticks(range(len(labels)), labels, fontsize=fontsize)
     if numbers:
         for i in range(len(d)):
             for j in range(len(d)):
-                ax.text(j, i, f"{d[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                ax.text(j, i, f"{d[i, j]:.2f}", ha="center", va="center", fontsize=fontsize - 0.5,
                         color=_text_colour(cm, norm, d[i, j]))
-    ax.figure.colorbar(im, ax=ax, label="distance")
+    ax.figure.colorbar(im, ax=ax, label="distance", shrink=0.8)
     ax.set_title(title)
     return ax
 
 
+#: Okabe & Ito's blue and orange (vermillion): a pair told apart with every common kind of colour vision.
+BLUE, ORANGE = "#0072B2", "#D55E00"
+
+
 def show_distance_histograms(same: np.ndarray, different: np.ndarray, threshold: float | None = None, ax=None,
                              title: str = ""):
-    """Histograms of same-person and different-people distances, with the threshold.  Returns the Axes."""
+    """Histograms of same-person (blue, hatched) and different-people (orange) distances, with the
+    threshold; the legend goes under the plot, where it hides no bar.  Returns the Axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 3.5))
+        _, ax = plt.subplots(figsize=(6.5, 4.0), layout="constrained")
     both = np.concatenate([same, different])
     bins = np.linspace(both.min(), both.max(), 30)
-    ax.hist(different, bins, alpha=0.6, density=True, color="tab:red", label=f"different people ({len(different)} pairs)")
-    ax.hist(same, bins, alpha=0.6, density=True, color="tab:green", label=f"same person ({len(same)} pairs)")
+    ax.hist(different, bins, alpha=0.55, density=True, color=ORANGE, label=f"different people ({len(different)} pairs)")
+    ax.hist(same, bins, alpha=0.55, density=True, color=BLUE, hatch="//", edgecolor="white",
+            label=f"same person ({len(same)} pairs)")
     if threshold is not None:
         ax.axvline(threshold, color="k", ls="--", label=f"threshold {threshold}")
     ax.set_xlabel("distance between embeddings")
     ax.set_ylabel("share of pairs (density)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8.5, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     ax.set_title(title)
     return ax
 
 
 def show_embedding_map(embeddings: np.ndarray, labels: Sequence[str], ax=None, title: str = ""):
-    """The embeddings projected on their first two principal components, one colour per person,
-    each person's name at the mean of its points.  Returns the Axes."""
+    """The embeddings projected on their first two principal components, one colour and marker shape per
+    person, each person's name in black (outlined in white) at the mean of its points.  Returns the Axes."""
     import matplotlib.pyplot as plt
+    from matplotlib import patheffects
     from sklearn.decomposition import PCA
 
     labels = np.asarray(labels)
     xy = PCA(n_components=2, random_state=0).fit_transform(np.asarray(embeddings, np.float64))
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 5.5))
-    colours = plt.get_cmap("tab20")
+        _, ax = plt.subplots(figsize=(7.5, 6), layout="constrained")
+    colours, markers = plt.get_cmap("tab10"), "osD^vP"
+    outline = [patheffects.withStroke(linewidth=3, foreground="white")]
     for k, name in enumerate(sorted(set(labels))):
         pts = xy[labels == name]
-        ax.scatter(pts[:, 0], pts[:, 1], color=colours(k % 20), s=30)
+        ax.scatter(pts[:, 0], pts[:, 1], color=colours(k % 10), marker=markers[k % len(markers)], s=36,
+                   edgecolor="black", linewidth=0.4)
         cx, cy = pts.mean(0)
-        ax.annotate(name.replace("_", " "), (cx, cy), fontsize=7, ha="center", color=colours(k % 20),
-                    fontweight="bold")
+        ax.annotate(name.replace("_", " "), (cx, cy), fontsize=8.5, ha="center", va="center", color="black",
+                    path_effects=outline)
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
     ax.set_title(title)
@@ -395,21 +404,29 @@ def short_name(name: str) -> str:
 
 
 def show_identifications(photos: Sequence[str | Path], truth: Sequence[str], found: Sequence[tuple[str, float, str]],
-                         ncols: int = 8, size: float = 1.6):
-    """Thumbnails of probe photos titled with the answer and its distance: green when right (the
-    person's name, or "unknown" for someone not enrolled), red when wrong.  Returns the Figure."""
+                         ncols: int = 9, size: float = 1.1, fontsize: float = 8.5):
+    """Thumbnails of probe photos titled with the answer and its distance, marked "✓" in blue when right
+    (the person's name, or "unknown" for someone not enrolled) and "✗" in orange, framed, when wrong:
+    the marks and the frame say it without the colours.  Returns the Figure."""
     import matplotlib.pyplot as plt
 
     n = len(photos)
     rows = -(-n // ncols)
-    fig, axes = plt.subplots(rows, ncols, figsize=(ncols * size, rows * (size + 0.35)), squeeze=False)
+    fig, axes = plt.subplots(rows, ncols, figsize=(ncols * size, rows * (size + 0.42) + 0.35), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, photo, t, (name, dist, _) in zip(axes.flat, photos, truth, found):
-        ax.imshow(load_image(photo))
-        ax.set_title(f"{short_name(name)}\n{dist:.2f}", fontsize=7,
-                     color="tab:green" if name == t else "tab:red")
-    fig.tight_layout()
+        img = load_image(photo)
+        ax.imshow(img)
+        right = name == t
+        ax.set_title(f"{'✓' if right else '✗'} {short_name(name)}\n{dist:.2f}", fontsize=fontsize,
+                     color=BLUE if right else ORANGE, fontweight="normal" if right else "bold")
+        if not right:
+            h, w = img.shape[:2]
+            ax.add_patch(plt.Rectangle((0, 0), w - 1, h - 1, fill=False, lw=3, color=ORANGE))
+    fig.suptitle("✓ right (blue)    ✗ wrong (orange, framed)    name, then distance to the nearest enrolled photo",
+                 fontsize=fontsize + 0.5)
     return fig
 
 

@@ -92,17 +92,55 @@ class VerificationResult:
         return "\n".join(rows + [f"mean accuracy {self.mean_accuracy:.4f} over {len(self.fold_accuracy)} folds"])
 
 
-def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
-    """The distance threshold with the best accuracy on these pairs (midpoints between sorted distances)."""
-    d = np.sort(np.asarray(distances, np.float64))
-    candidates = np.concatenate([[d[0] - 1e-6], (d[1:] + d[:-1]) / 2, [d[-1] + 1e-6]])
+def show_roc(result: VerificationResult, ax=None, title: str = ""):
+    """One ROC curve per fold of ``result`` ("same" accepted against "different" accepted as the threshold
+    moves), each with its area under the curve in the legend.  The false-accept axis is linear up to 0.01
+    and logarithmic above (``symlog``), so that the low false-accept rates where face verification is used
+    stay visible and 0 is still 0; the true-accept axis starts a little below the lowest true-accept rate
+    reached with no false accept.  Returns the Axes."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import auc, roc_curve
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5), layout="constrained")
+    lowest = 1.0
+    for k, style in zip(sorted(set(result.folds.tolist())), ["-", "--", ":", "-."] * 3):
+        fold = result.folds == k
+        fpr, tpr, _ = roc_curve(result.same[fold], -result.distances[fold])
+        ax.plot(fpr, tpr, ls=style, lw=1.8, drawstyle="steps-post",
+                label=f"fold {k}: {fold.sum()} pairs, AUC {auc(fpr, tpr):.3f}")
+        lowest = min(lowest, tpr[fpr == 0].max())
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(max(0.0, np.floor(lowest * 20) / 20 - 0.05), 1.005)
+    ax.set_xlabel("false accept rate (different people accepted)")
+    ax.set_ylabel("true accept rate (same person accepted)")
+    ax.legend(fontsize=8.5, loc="lower right")
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    return ax
+
+
+def best_threshold(distances: np.ndarray, same: np.ndarray, candidates: np.ndarray | None = None) -> float:
+    """The distance threshold with the best accuracy on these pairs: among ``candidates`` when given (the
+    first, in their order, on a tie), else among the midpoints between the sorted distances (and one
+    below the smallest, one above the largest)."""
+    distances = np.asarray(distances, np.float64)
+    if candidates is None:
+        d = np.sort(distances)
+        candidates = np.concatenate([[d[0] - 1e-6], (d[1:] + d[:-1]) / 2, [d[-1] + 1e-6]])
+    candidates = np.asarray(candidates, np.float64)
+    if candidates.size == 0:
+        raise ValueError("no candidate thresholds")
     same = np.asarray(same, bool)
     acc = [((distances < t) == same).mean() for t in candidates]
     return float(candidates[int(np.argmax(acc))])
 
 
-def kfold_verification(distances: np.ndarray, same: np.ndarray, folds: np.ndarray) -> VerificationResult:
-    """LFW's protocol: for each fold, choose the threshold on the other folds, score on this one."""
+def kfold_verification(distances: np.ndarray, same: np.ndarray, folds: np.ndarray,
+                       candidates: np.ndarray | None = None) -> VerificationResult:
+    """LFW's protocol: for each fold, choose the threshold on the other folds (:func:`best_threshold`, among
+    ``candidates`` when given), score on this one."""
     distances, same, folds = np.asarray(distances, np.float64), np.asarray(same, bool), np.asarray(folds)
     acc, thr = {}, {}
     keys = sorted(set(folds.tolist()))
@@ -110,7 +148,7 @@ def kfold_verification(distances: np.ndarray, same: np.ndarray, folds: np.ndarra
         raise ValueError("k-fold verification needs pairs from at least two folds")
     for k in keys:
         train = folds != k
-        t = best_threshold(distances[train], same[train])
+        t = best_threshold(distances[train], same[train], candidates)
         test = ~train
         acc[int(k)] = float(((distances[test] < t) == same[test]).mean())
         thr[int(k)] = t

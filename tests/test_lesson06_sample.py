@@ -103,6 +103,57 @@ def test_distance_matrix_text_is_dark_on_light_colours_and_light_on_dark():
     plt.close("all")
 
 
+def _texts(fig):
+    """Every visible text of a figure (titles, tick labels, annotations, legends), with its size in points."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def test_lesson06_figures_are_readable_at_their_size_and_without_red_green():
+    """Issue 27: lesson 06's figures had 5-6 pt text, right/wrong in red and green only, pale names, and a legend
+    over the bars.  Every text is now 8 pt or more, right/wrong is a mark and a frame in blue/orange."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    rng = np.random.default_rng(0)
+    names = np.repeat([f"Person_{c}" for c in "ABCDEF"], 5)
+    vecs = rng.normal(size=(30, 8)) + np.repeat(rng.normal(scale=3, size=(6, 8)), 5, axis=0)
+    d = ident.pairwise_distances(vecs[:15], vecs[:15])
+    figures = {"matrix": ident.show_distance_matrix(d, [f"{n[-1]} {i}" for i, n in enumerate(names[:15])]).figure,
+               "histogram": ident.show_distance_histograms(d[d > 0][:20], d[d > 0][20:], 0.6).figure,
+               "map": ident.show_embedding_map(vecs, names).figure}
+    photos = [sorted((cu.real_samples("lfw_people") / "Colin_Powell").glob("*.jpg"))[0]] * 12
+    found = [("Colin_Powell", 0.3, "Colin_Powell")] * 10 + [("Tiger_Woods", 0.5, "Tiger_Woods"), (cu.UNKNOWN, 0.8, "x")]
+    truth = ["Colin_Powell"] * 10 + [cu.UNKNOWN, cu.UNKNOWN]
+    figures["identifications"] = ident.show_identifications(photos, truth, found)
+    pairs_same = np.array([True, True, False, False, True, False])
+    result = ident.kfold_verification(np.array([0.2, 0.3, 0.9, 0.7, 0.4, 0.8]), pairs_same, np.array([1, 1, 1, 2, 2, 2]))
+    figures["roc"] = ident.show_roc(result).figure
+    for what, fig in figures.items():
+        small = [(t.get_text(), t.get_fontsize()) for t in _texts(fig) if t.get_fontsize() < 8]
+        assert not small, (what, small[:5])
+        assert fig.get_size_inches()[0] <= 10.5, what      # shown at 100 %: no wider than a notebook's column
+
+    titles = [ax.get_title() for ax in figures["identifications"].axes if ax.get_title()]
+    assert [t[0] for t in titles] == ["✓"] * 10 + ["✗", "✓"]
+    colours = {to_hex(ax.title.get_color()) for ax in figures["identifications"].axes if ax.get_title()}
+    assert colours == {ident.BLUE.lower(), ident.ORANGE.lower()}
+    framed = [len(ax.patches) for ax in figures["identifications"].axes if ax.get_title()]
+    assert framed == [0] * 10 + [1, 0]
+
+    ax = figures["histogram"].axes[0]
+    legend, plot = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.y1 <= plot.y0                            # under the plot: it hides no bar
+    assert {t.get_color() for t in figures["map"].axes[0].texts} == {"black"}
+    assert all(t.get_path_effects() for t in figures["map"].axes[0].texts)   # outlined in white
+    plt.close("all")
+
+
 def test_short_names():
     assert [ident.short_name(n) for n in ("Colin_Powell", "Queen_Elizabeth_II", "unknown")] == \
         ["Powell", "Elizabeth", "unknown"]
