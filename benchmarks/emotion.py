@@ -44,7 +44,7 @@ def main() -> int:
     sample = emotion.report_from_predictions(ys, pred)
     print("real sample (data/real/fer2013, 30 faces per expression; 24 of the 30 disgust faces were trained on):")
     print(sample.table())
-    for part in ("test", "validation", "fit"):
+    for part in ("test", "copy", "validation", "fit"):  # copy: a pixel copy of a training image
         m = emotion.reference_split(names) == part
         print(f"  {part:10s} {m.sum():3d} faces, accuracy {(pred[m] == ys[m]).mean():.3f}")
     print()

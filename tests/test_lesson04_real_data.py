@@ -66,3 +66,26 @@ def test_the_sample_disgust_faces_the_reference_model_was_not_fit_on():
     assert disgust & set(files[val]) == emotion.REFERENCE_VALIDATION_DISGUST
     others = {Path(n).name for n in names if not n.startswith("disgust/")}
     assert not others & set(files), "the other sample faces are test faces, never trained on"
+
+
+@needs_fer
+def test_the_sample_faces_with_a_pixel_copy_in_train_are_the_listed_ones():
+    """Re-derive ``emotion.TRAIN_COPIES``: sample faces (other than the 24 fit ones) whose pixels equal a
+    training image's."""
+    import hashlib
+
+    import course_utils as cu
+    from course_utils import emotion
+
+    df = cu.load_fer2013_folders(FER)
+    df = df[df.split == "train"].reset_index(drop=True)
+    faces, _ = emotion.load_fer_arrays(df)
+    train: dict[str, set] = {}
+    for face, path in zip(faces, df["path"]):
+        train.setdefault(hashlib.sha1(face.tobytes()).hexdigest(), set()).add(Path(path).name)
+    x, _, names = emotion.load_real_faces()
+    fit = emotion.reference_split(names) == "fit"
+    # another training image with the same pixels (a validation disgust face is in train/ itself)
+    copies = {n for face, n, f in zip(x, names, fit)
+              if not f and train.get(hashlib.sha1(face.tobytes()).hexdigest(), set()) - {Path(n).name}}
+    assert copies == emotion.TRAIN_COPIES
