@@ -29,7 +29,7 @@ COLUMNS = ["Claim", "Section", "Kind", "Source"]
 KINDS = ("paper", "dataset", "library", "course")
 #: How far (in lines, either way) a library snippet may sit from the line its row names.
 LINE_SLACK = 3
-COURSE_SOURCE = re.compile(r'^output: "(?P<text>.+)"$')
+OUTPUT_SOURCE = re.compile(r'^output: "(?P<text>.+)"$')
 LIBRARY_SOURCE = re.compile(r'^`(?P<path>[^`\s:]+):(?P<line>\d+)` `"(?P<snippet>.+)"`$')
 
 
@@ -128,13 +128,13 @@ def parse_claims(path: Path, lesson: str) -> tuple[list[Row], list[str]]:
             problems.append(f"{row.where(path)}: empty {', '.join(empty)}")
         if row.kind not in KINDS:
             problems.append(f"{row.where(path)}: Kind {row.kind!r} is not one of {', '.join(KINDS)}")
-        elif row.kind == "course" and not COURSE_SOURCE.match(row.source):
+        elif row.kind == "course" and not OUTPUT_SOURCE.match(row.source):
             problems.append(f"{row.where(path)}: a course source must read output: \"<text the notebook printed>\", "
                             f"found {row.source!r}")
         elif row.kind == "library" and not LIBRARY_SOURCE.match(row.source):
             problems.append(f"{row.where(path)}: a library source must read `path/file.py:LINE` `\"snippet\"`, "
                             f"found {row.source!r}")
-        elif row.kind in ("paper", "dataset") and (COURSE_SOURCE.match(row.source) or LIBRARY_SOURCE.match(row.source)):
+        elif row.kind in ("paper", "dataset") and (OUTPUT_SOURCE.match(row.source) or LIBRARY_SOURCE.match(row.source)):
             problems.append(f"{row.where(path)}: Kind {row.kind!r} with a course or library source: fix the Kind")
         rows.append(row)
     if not rows:
@@ -182,7 +182,7 @@ def library_roots() -> list[Path]:
 def course_problems(rows: list[Row], path: Path, outputs: str, notebook: Path) -> list[str]:
     problems = []
     for row in rows:
-        m = COURSE_SOURCE.match(row.source) if row.kind == "course" else None
+        m = OUTPUT_SOURCE.match(row.source) if row.kind == "course" else None
         if m and unescape(m["text"]) not in outputs:
             problems.append(f"{row.where(path)}: {unescape(m['text'])!r} is not in the stored outputs of "
                             f"{shown(notebook)} (re-run the lesson, or quote what it prints now)")

@@ -3,7 +3,6 @@ discovery in env-var, Kaggle-like and data folders.  Nothing here needs ../share
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -114,9 +113,9 @@ def test_lfw_index_handles_kaggle_nesting_gaps_and_stray_files(tmp_path):
         ds.load_lfw(tmp_path / "lfw-deepfunneled" / "lfw-deepfunneled" / "C")
 
 
-def test_indexing_a_tenth_of_lfw_and_parsing_all_6000_pairs_takes_well_under_a_second(tmp_path):
-    """A tenth of LFW's tree (575 people, 1,323 images; the real one is timed by
-    benchmarks/datasets.py) and a full-size 10-fold pairs.txt with every image resolved."""
+def test_indexing_a_tenth_of_lfw_and_parsing_all_6000_pairs(tmp_path):
+    """A tenth of LFW's tree (575 people, 1,323 images) and a full-size 10-fold pairs.txt with every
+    image resolved.  How long it takes is measured by benchmarks/datasets.py, not asserted here."""
     tree = tmp_path / "lfw"
     names = [f"Person_{i:04d}" for i in range(575)]
     counts = np.ones(575, dtype=int)
@@ -130,13 +129,10 @@ def test_indexing_a_tenth_of_lfw_and_parsing_all_6000_pairs_takes_well_under_a_s
         lines += [f"{names[(fold * 300 + i) % 168]}\t1\t2" for i in range(300)]
         lines += [f"{names[i % 575]}\t1\t{names[(i + fold + 1) % 575]}\t1" for i in range(300)]
     (tmp_path / "pairs.txt").write_text("\n".join(lines) + "\n")
-    started = time.perf_counter()
     index = ds.load_lfw(tmp_path)
     pairs = ds.load_lfw_pairs(index.pairs_file, index)
-    elapsed = time.perf_counter() - started
     assert (index.n_people, index.n_images, len(pairs)) == (575, 1323, 6000)
     assert pairs.groupby("fold").same.sum().tolist() == [300] * 10
-    assert elapsed < 0.5, f"took {elapsed:.2f} s"
 
 
 # ------------------------------------------------------------------------------------ CelebA
