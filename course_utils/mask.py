@@ -249,7 +249,8 @@ def synthetic_mask_pairs(faces: Sequence[np.ndarray], seed: int = 0, size: int =
 def sample_faces(n: int = 60, seed: int = 0, size: int = INPUT_SIZE, start: int = 0,
                  n_sources: int | None = None) -> np.ndarray:
     """Offline face crops for the lesson and homework: the two sample portraits and scikit-image's
-    LFW crops (25x25 gray, enlarged; 102 different faces in all), jittered (shift, scale, tilt, light,
+    LFW crops (25x25 gray, enlarged; 102 different faces in all: ``skimage.data.lfw_subset()``'s first 100
+    images, its other 100 are not faces, skimage/data/_fetchers.py ``lfw_subset``), jittered (shift, scale, tilt, light,
     colour tint).  Face ``i`` is source ``start + i % n_sources`` (default: all sources, cycling), so
     calls with disjoint source ranges share no person.  Returns uint8 (n, size, size, 3)."""
     import cv2
@@ -264,7 +265,7 @@ def sample_faces(n: int = 60, seed: int = 0, size: int = INPUT_SIZE, start: int 
         img = load_sample(name)
         x1, y1, x2, y2 = box
         sources.append(cv2.resize(img[y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_AREA))
-    for face in lfw:
+    for face in lfw[:100]:  # the faces; lfw_subset's images 100-199 are non-faces
         g = (np.clip(face, 0, 1) * 255).astype(np.uint8)
         sources.append(cv2.cvtColor(cv2.resize(g, (size, size), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2RGB))
     out = np.empty((n, size, size, 3), np.uint8)
@@ -308,7 +309,7 @@ def build_model(width: int = 16, input_size: int = INPUT_SIZE, augment: bool = T
 def build_transfer_model(input_size: int = 96, weights: str | Path | None = "imagenet", learning_rate: float = 1e-3):
     """The transfer-learning variant: MobileNetV2 (frozen) + a small head.
 
-    ImageNet weights are downloaded by Keras on first use (14 MB, into ``~/.keras/models``); offline
+    ImageNet weights are downloaded by Keras on first use (into ``~/.keras/models``); offline
     without them this raises with the file to fetch.  ``weights=None`` builds the same network with
     random weights (for tests), a path loads a weights file you downloaded yourself.
     """

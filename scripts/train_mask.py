@@ -7,7 +7,9 @@ without_mask images are tight RMFD crops, with_mask mixes crops and scenes), so 
 the same step first: detect the largest face (facenet-pytorch MTCNN, mask thresholds), align it on the
 ArcFace template with 25 % context, 64x64.  Images without a detected face are left out (counted).
 A stratified 15 % of the *images* is held back as the test split before anything else; 10 % of the rest
-validates.  Training adds each training without_mask face once more with a synthetic mask drawn from its
+validates.  The 80 photos that the course ships (data/real/facemask, lesson 05 and hw2) are left out of all
+three, with their near-copies in the set (same name but for "_copy", or a difference hash within 6 bits), so
+that the lessons can score the model on photos it never saw.  Training adds each training without_mask face once more with a synthetic mask drawn from its
 landmarks (labelled with_mask), so masks, not crop style, separate the classes.
 Writes models/mask/{mask.keras, mask.keras.json, MODEL_CARD.json, MODEL_CARD.md, worst_mistakes.png};
 crops are cached in data/cache/mask_crops.npz.
@@ -31,9 +33,19 @@ import course_utils as cu  # noqa: E402
 from course_utils import config, mask  # noqa: E402
 
 
+def course_photos_and_copies(df) -> np.ndarray:
+    """Boolean mask over df: the course's own photos (data/real/facemask) and their near-copies in the set."""
+    from course_utils import homework_data
+
+    return homework_data.course_mask_photos(df["path"])
+
+
 def load_crops(data: Path, cache: Path):
     df = cu.load_face_mask(data)
     df = df.sort_values("path").reset_index(drop=True)
+    held = course_photos_and_copies(df)
+    print(f"left out: {int(held.sum())} images (the course's 80 photos and their near-copies)", flush=True)
+    df = df[~held].reset_index(drop=True)
     if cache.exists():
         z = np.load(cache, allow_pickle=False)
         if list(z["paths"]) == [str(p) for p in df["path"]]:
@@ -114,7 +126,9 @@ def main() -> int:
         cu.save_image(grid, args.out / "worst_mistakes.png")
     card = {
         "data": f"{data.name}: Face-Mask-Detection (chandrikadeb7), {len(df)} images; faces found in {len(index)} "
-                f"(skipped, no face: {skipped_by_class}); test = {len(test)} held-back images (15 %, stratified)",
+                f"(skipped, no face: {skipped_by_class}); test = {len(test)} held-back images (15 %, stratified). "
+                f"Left out of training, validation and test: the course's 80 photos (data/real/facemask) and "
+                f"their near-copies in the set",
         "preprocessing": "largest face by facenet-pytorch MTCNN (thresholds 0.5/0.6/0.6), aligned on the ArcFace "
                          "template with 25 % context, 64x64 RGB, both classes alike",
         "training": f"{len(fit)} real crops + {int((ys == 0).sum())} synthetic masked copies of the training "
