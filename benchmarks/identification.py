@@ -6,7 +6,9 @@
    for each backend available here (dlib always; facenet when its weights are on the machine):
    accuracy per fold (threshold chosen on the other folds, LFW's protocol) and mean.  Target: dlib >= 0.99.
    One face per image, the one nearest the centre; each face averaged with its mirror image unless
-   ``--no-flip``.
+   ``--no-flip``.  Each backend gets its own crop (course_utils/embedders.py): dlib's aligned chip, FaceNet's
+   MTCNN box as facenet-pytorch crops it, at margin 0 and at each ``--facenet-margin`` given (14 is the margin
+   of facenet-pytorch's LFW example).
 2. Embedding speed: faces per second for align + embed (detection excluded), batches of 16 faces, and
    for the whole pipeline detect + align + embed on 250x250 LFW images.  Target: >= 20 faces/s.  The dlib
    backend is timed twice: its default engine (dlib's network run by PyTorch) and dlib's own.
@@ -36,13 +38,15 @@ from course_utils import config  # noqa: E402
 from course_utils import identification as ident  # noqa: E402
 
 
-def lfw(data: Path, backends: list[str], flip: bool = False) -> None:
+def lfw(data: Path, backends: list[str], flip: bool = False, facenet_margins: list[float] = ()) -> None:
     index = cu.load_lfw(data)
     pairs = cu.load_lfw_pairs(data / "pairs.txt", index, folds=[4, 5, 6])
     print(f"LFW pairs: {len(pairs)} (folds {sorted(set(pairs.fold))}), "
           f"{len(set(pairs.img_a) | set(pairs.img_b))} images")
-    for backend in backends:
-        emb = ident.get_embedder(backend)
+    runs = [(b, ident.get_embedder(b)) for b in backends]
+    if "facenet" in backends:
+        runs += [(f"facenet, margin {m:g}", ident.FacenetEmbedder(margin=m)) for m in facenet_margins if m != 0]
+    for backend, emb in runs:
         t = time.perf_counter()
         result = ident.verify_pairs(pairs, emb, progress=False, flip=flip)
         took = time.perf_counter() - t
@@ -149,6 +153,8 @@ def main() -> int:
     p.add_argument("--sample-only", action="store_true", help="only the committed real sample (part 5)")
     p.add_argument("--no-flip", dest="flip", action="store_false",
                    help="embed each face once (default: average each face with its mirror image, twice the time)")
+    p.add_argument("--facenet-margin", type=float, action="append", default=[], metavar="PIXELS",
+                   help="also run FaceNet on LFW with this crop margin (pixels of the 160-px crop; 0 always runs)")
     args = p.parse_args()
     data = args.data or config.shared_data_dir() / "lfw_dev"
     cu.setup(verbose=False)
@@ -163,9 +169,10 @@ def main() -> int:
     have_data = data.is_dir()
     if not args.skip_lfw:
         if have_data:
-            lfw(data, backends, flip=args.flip)
+            lfw(data, backends, flip=args.flip, facenet_margins=args.facenet_margin)
         else:
-            print(f"SKIP LFW: {data} not found (set COURSE_SHARED_DATA)")
+            print(f"SKIP LFW: no LFW development copy at {data} (it is not part of a clone: pass --data or set "
+                  "COURSE_SHARED_DATA to the folder that holds lfw_dev)")
     print()
     speed(backends, data if have_data else None)
     search()

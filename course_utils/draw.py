@@ -9,15 +9,62 @@ import numpy as np
 from .detection import KEYPOINT_NAMES, Face
 from .images import ImageLike, load_image
 
+#: How ``draw_faces`` marks each keypoint: a shape and an RGB colour per part, as lesson 02's figures mark them (eyes
+#: cyan circles, the nose an orange triangle, the mouth corners magenta squares).  The shape tells the parts apart
+#: where colour alone would not (issue 27: no meaning carried by colour alone).
+KEYPOINT_MARKS = {"left_eye": ("circle", (0, 255, 255)), "right_eye": ("circle", (0, 255, 255)),
+                  "nose": ("triangle", (255, 165, 0)), "mouth_left": ("square", (255, 0, 255)),
+                  "mouth_right": ("square", (255, 0, 255))}
 #: One colour per keypoint (RGB), in ``KEYPOINT_NAMES`` order.
-KEYPOINT_COLORS = ((0, 200, 255), (0, 120, 255), (255, 60, 60), (60, 220, 60), (40, 160, 40))
+KEYPOINT_COLORS = tuple(KEYPOINT_MARKS[name][1] for name in KEYPOINT_NAMES)
+#: The width, in screen pixels, that JupyterLab gives an image at 100 % before shrinking it (the figure
+#: audit's column: ``course_utils/tools/figure_audit.py``, ``COLUMN_PX``).
+SHOWN_WIDTH_PX = 1050
+#: The least height of a label's letters on the screen, in pixels (8 pt at 100 dpi is 11 px: issue 27).
+MIN_LABEL_PX = 11
+
+
+def label_font(shape: Sequence[int], shown_width: float | None = None) -> tuple[float, int]:
+    """``(font_scale, thickness)`` of ``cv2.FONT_HERSHEY_SIMPLEX`` for a label drawn into an image of ``shape``:
+    lines grow with the image (1 px up to 600 px, then 1 px a 400 px more), and the letters are made big enough to
+    stand :data:`MIN_LABEL_PX` pixels high once the image is shown ``shown_width`` pixels wide (default: its own
+    width, at most :data:`SHOWN_WIDTH_PX`, where JupyterLab starts to shrink it)."""
+    import cv2
+
+    h, w = int(shape[0]), int(shape[1])
+    thickness = max(1, round(max(h, w) / 400))
+    scale = round(0.4 * thickness + 0.1, 2)
+    shown = min(w, SHOWN_WIDTH_PX) if shown_width is None else float(shown_width)
+    need = MIN_LABEL_PX * w / shown                       # letter height in the image's own pixels
+    while cv2.getTextSize("0", cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][1] < need:
+        scale = round(scale + 0.1, 2)
+    return scale, thickness
+
+
+def _mark(out: np.ndarray, shape: str, x: float, y: float, r: int, color) -> None:
+    """A filled ``circle``, ``triangle`` or ``square`` of radius about ``r`` at (x, y), on a black one a pixel
+    larger (an outline that shows on light and dark skin alike)."""
+    import cv2
+
+    x, y = int(round(x)), int(round(y))
+    for size, fill in ((r + 1, (0, 0, 0)), (r, color)):
+        if shape == "circle":
+            cv2.circle(out, (x, y), size, fill, -1, cv2.LINE_AA)
+            continue
+        if shape == "triangle":                               # a little larger: it covers less of its box
+            s = size + 1
+            corners = [(x, y - s), (x + s, y + s * 0.8), (x - s, y + s * 0.8)]
+        else:
+            corners = [(x - size, y - size), (x + size, y - size), (x + size, y + size), (x - size, y + size)]
+        cv2.fillPoly(out, [np.round(np.array(corners)).astype(np.int32)], fill, cv2.LINE_AA)
 
 
 def draw_faces(image: ImageLike, faces: Sequence[Face],
                color: tuple[int, int, int] | Sequence[tuple[int, int, int]] = (0, 255, 0),
                labels: Sequence[str] | None = None, show_score: bool = True,
                show_keypoints: bool = True, thickness: int | None = None) -> np.ndarray:
-    """Return a copy of ``image`` with boxes, labels/scores and keypoints drawn on it.
+    """Return a copy of ``image`` with boxes, labels/scores and keypoints drawn on it (labels sized by
+    :func:`label_font`, keypoints marked by shape and colour: :data:`KEYPOINT_MARKS`).
 
     Args:
         color: one RGB colour for every face, or a list with one colour per face.
@@ -32,8 +79,8 @@ def draw_faces(image: ImageLike, faces: Sequence[Face],
     colors = [color] * len(faces) if len(color) == 3 and np.isscalar(color[0]) else list(color)
     if len(colors) != len(faces):
         raise ValueError(f"got {len(colors)} colours for {len(faces)} faces")
-    t = thickness or max(1, round(max(out.shape[:2]) / 400))
-    font_scale = 0.4 * t + 0.1
+    font_scale, t = label_font(out.shape)
+    t = thickness or t
     for i, (f, color) in enumerate(zip(faces, colors)):
         x1, y1, x2, y2 = (int(round(v)) for v in f.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, t)
@@ -45,10 +92,10 @@ def draw_faces(image: ImageLike, faces: Sequence[Face],
             cv2.rectangle(out, (tx, ty - th - base), (tx + tw + 2, ty + base), color, -1)
             cv2.putText(out, text, (tx + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), t, cv2.LINE_AA)
         if show_keypoints and f.keypoints:
-            r = max(2, t + 1)
-            for name, c in zip(KEYPOINT_NAMES, KEYPOINT_COLORS):
-                x, y = f.keypoints[name]
-                cv2.circle(out, (int(round(x)), int(round(y))), r, c, -1)
+            r = max(4, 2 * t + 2)
+            for name in KEYPOINT_NAMES:
+                shape, colour = KEYPOINT_MARKS[name]
+                _mark(out, shape, *f.keypoints[name], r, colour)
     return out
 
 

@@ -358,7 +358,8 @@ def show_distance_histograms(same: np.ndarray, different: np.ndarray, threshold:
 
 def show_embedding_map(embeddings: np.ndarray, labels: Sequence[str], ax=None, title: str = ""):
     """The embeddings projected on their first two principal components, one colour and marker shape per
-    person, each person's name in black (outlined in white) at the mean of its points.  Returns the Axes."""
+    person (the legend, right of the plot, pairs them with the names), each person's name in black (outlined in
+    white) at the mean of its points.  Returns the Axes."""
     import matplotlib.pyplot as plt
     from matplotlib import patheffects
     from sklearn.decomposition import PCA
@@ -366,18 +367,19 @@ def show_embedding_map(embeddings: np.ndarray, labels: Sequence[str], ax=None, t
     labels = np.asarray(labels)
     xy = PCA(n_components=2, random_state=0).fit_transform(np.asarray(embeddings, np.float64))
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 6), layout="constrained")
+        _, ax = plt.subplots(figsize=(9.5, 6), layout="constrained")
     colours, markers = plt.get_cmap("tab10"), "osD^vP"
     outline = [patheffects.withStroke(linewidth=3, foreground="white")]
     for k, name in enumerate(sorted(set(labels))):
         pts = xy[labels == name]
         ax.scatter(pts[:, 0], pts[:, 1], color=colours(k % 10), marker=markers[k % len(markers)], s=36,
-                   edgecolor="black", linewidth=0.4)
+                   edgecolor="black", linewidth=0.4, label=name.replace("_", " "))
         cx, cy = pts.mean(0)
         ax.annotate(name.replace("_", " "), (cx, cy), fontsize=8.5, ha="center", va="center", color="black",
                     path_effects=outline)
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
+    ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax.set_title(title)
     return ax
 

@@ -6,7 +6,7 @@ camera is unknown)::
 
     pose = cu.estimate_head_pose(landmarks68, img.shape)
     print(pose)                       # HeadPose(yaw=+12.3, pitch=-4.0, roll=+1.5)
-    cu.draw_pose_axes(img, pose)      # red x (to the image's right), green y (down), blue z (out of the face)
+    cu.draw_pose_axes(img, pose)      # arrows x (red, to the image's right), y (green, down), z (blue, out of the face)
 
 Coordinates follow the camera: x to the image's right, y down, z away from the camera.  A face
 looking straight into the camera has yaw = pitch = roll = 0.  The rotation is
@@ -120,15 +120,35 @@ def estimate_head_pose(landmarks: np.ndarray, image_shape: tuple[int, ...], foca
     return HeadPose(yaw, pitch, roll, rvec.reshape(3), tvec.reshape(3), cam)
 
 
-def draw_pose_axes(image: ImageLike, pose: HeadPose, length_mm: float = 60.0, thickness: int | None = None) -> np.ndarray:
-    """Return a copy of ``image`` with the head's x (red), y (green) and z (blue) axes drawn from the nose tip."""
+#: The colours (RGB) of the x, y and z arrows of :func:`draw_pose_axes`.
+AXIS_COLORS = ((255, 0, 0), (0, 200, 0), (0, 0, 255))
+
+
+def draw_pose_axes(image: ImageLike, pose: HeadPose, length_mm: float = 60.0, thickness: int | None = None,
+                   letters: bool = True) -> np.ndarray:
+    """Return a copy of ``image`` with the head's x (red), y (green) and z (blue) axes drawn from the nose tip,
+    each arrow lettered ``x``, ``y`` or ``z`` beyond its tip (``letters``): the letters, not red and green
+    alone, say which axis is which (issue 27)."""
     import cv2
+
+    from .draw import label_font
 
     out = load_image(image).copy()
     axes = np.array([[0, 0, 0], [length_mm, 0, 0], [0, length_mm, 0], [0, 0, -length_mm]], dtype=np.float64)
     pts, _ = cv2.projectPoints(axes, pose.rvec, pose.tvec, pose.camera_matrix, np.zeros(4))
     pts = np.round(pts.reshape(-1, 2)).astype(int)
     t = thickness or max(2, round(max(out.shape[:2]) / 250))
-    for end, color in zip(pts[1:], [(255, 0, 0), (0, 200, 0), (0, 0, 255)]):
+    for end, color in zip(pts[1:], AXIS_COLORS):
         cv2.arrowedLine(out, tuple(pts[0]), tuple(end), color, t, cv2.LINE_AA, tipLength=0.15)
+    if letters:
+        scale, weight = label_font(out.shape)
+        for end, color, letter in zip(pts[1:], AXIS_COLORS, "xyz"):
+            (tw, th), _ = cv2.getTextSize(letter, cv2.FONT_HERSHEY_SIMPLEX, scale, weight + 1)
+            step = end - pts[0]
+            step = step / max(np.linalg.norm(step), 1e-6) * (0.6 * max(tw, th) + t)   # just beyond the tip
+            cx, cy = end + step
+            x = int(np.clip(cx - tw / 2, 0, out.shape[1] - tw))
+            y = int(np.clip(cy + th / 2, th, out.shape[0] - 1))
+            cv2.putText(out, letter, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), weight + 3, cv2.LINE_AA)
+            cv2.putText(out, letter, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, weight + 1, cv2.LINE_AA)
     return out

@@ -220,23 +220,22 @@ def section_problems(rows: list[Row], path: Path, heads: set[str], notebook: Pat
             for row in rows if row.section and row.section not in heads]
 
 
-def _rows_or_skip(lesson: str) -> tuple[Path, list[Row], list[str]]:
+def _rows(lesson: str) -> tuple[Path, list[Row], list[str]]:
     path = claims_file(lesson)
-    if not path.is_file():
-        pytest.skip(f"{shown(path)} does not exist yet")
+    assert path.is_file(), f"{shown(path)} is missing: every lesson has a claims table (issue 27)"
     rows, problems = parse_claims(path, lesson)
     return path, rows, problems
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_claims_table_is_well_formed(lesson):
-    _, _, problems = _rows_or_skip(lesson)
+    _, _, problems = _rows(lesson)
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_course_claims_quote_the_stored_outputs(lesson):
-    path, rows, _ = _rows_or_skip(lesson)
+    path, rows, _ = _rows(lesson)
     notebook = lesson_notebook(lesson)
     problems = course_problems(rows, path, stored_outputs(notebook), notebook)
     assert not problems, "\n".join(problems)
@@ -244,14 +243,14 @@ def test_course_claims_quote_the_stored_outputs(lesson):
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_library_claims_point_at_the_quoted_line(lesson):
-    path, rows, _ = _rows_or_skip(lesson)
+    path, rows, _ = _rows(lesson)
     problems = library_problems(rows, path, library_roots())
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_claims_sections_are_headings_of_the_lesson(lesson):
-    path, rows, _ = _rows_or_skip(lesson)
+    path, rows, _ = _rows(lesson)
     notebook = lesson_notebook(lesson)
     problems = section_problems(rows, path, headings(notebook), notebook)
     assert not problems, "\n".join(problems)
@@ -259,7 +258,7 @@ def test_claims_sections_are_headings_of_the_lesson(lesson):
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_the_lesson_links_its_claims_table(lesson):
-    _rows_or_skip(lesson)
+    _rows(lesson)
     notebook = lesson_notebook(lesson)
     prose = [_text(c["source"]) for c in notebook_cells(notebook) if c["cell_type"] == "markdown"]
     assert any(link_line(lesson) in text for text in prose), \
