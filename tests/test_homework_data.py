@@ -2,6 +2,7 @@
 evaluation data held back; the course's own mask photos never in training."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 import course_utils as cu
 from course_utils import homework_data
 from course_utils.images import difference_hash, near_copies
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _fer_folder(root: Path, train_per_class: int, test_per_class: int, test_disgust: bool) -> Path:
@@ -118,3 +121,16 @@ def test_mask_photos_found_train_without_the_course_photos_and_hold_back_a_share
     assert data.x.shape[1:] == (64, 64, 3) and set(data.y_eval.tolist()) == {0, 1}
     assert np.array_equal(data.groups, np.arange(len(data.x)))
     assert "evaluation 0.85, recall 0.80" in str(data)
+
+
+def test_homework_readme_states_the_pass_marks_of_BARS():
+    """homework/README.md's table gives each homework's pass marks in the order of ``BARS`` (stand-in first, then the
+    real data): a bar changed in the code and not in the README fails here."""
+    table = (ROOT / "homework" / "README.md").read_text()
+    for homework, kinds in (("hw1_facial_emotion", ("emotion-standin", "emotion-fer2013")),
+                            ("hw2_face_mask", ("mask-standin", "mask-photos"))):
+        row = next(line for line in table.splitlines() if line.startswith(f"| [`{homework}`]"))
+        bar_text = row[row.index("(bar:"):]
+        stated = re.findall(r"\b[01]\.\d\d\b", bar_text)
+        expected = [f"{v:.2f}" for kind in kinds for v in homework_data.BARS[kind].values()]
+        assert stated[:len(expected)] == expected, (homework, stated, expected)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import course_utils as cu
-from course_utils import emotion
+from course_utils import emotion, homework_data
 from course_utils import homework as hw
 from course_utils.tools import authoring
 
@@ -100,7 +100,8 @@ def test_q5_accepts_a_confusion_matrix_and_rejects_a_transposed_one(data):
     assert confusion([0, 0, 1, 2], [0, 1, 1, 2], 3).tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
     cm = confusion(y_eval, y_eval)
     given = {"x_eval": x_eval, "y_eval": y_eval, "x_real": x_real, "y_real": y_real, "model": _Perfect(y_eval),
-             "cm": cm, "eval_accuracy": 1.0, "per_class": {k: 1.0 for k in emotion.EMOTIONS}}
+             "cm": cm, "eval_accuracy": 1.0, "per_class": {k: 1.0 for k in emotion.EMOTIONS},
+             "BARS": homework_data.BARS["emotion-standin"]}
     assert _check("q5", {**given, "confusion": confusion, "recall_per_class": recall}) == "q5: PASS"
     transposed = _check("q5", {**given, "confusion": lambda t, p, n=7: confusion(t, p, n).T,
                                "recall_per_class": recall})
