@@ -1,6 +1,7 @@
 """Face identification against the course targets.
 
     .venv/bin/python benchmarks/identification.py [--data ../shared/data/lfw_dev] [--skip-lfw]
+                                                  [--results benchmarks/identification_results.json]
 
 1. LFW verification on folds 4-6 of pairs.txt in ../shared/data/lfw_dev (or $COURSE_SHARED_DATA/lfw_dev),
    for each backend available here (dlib always; facenet when its weights are on the machine):
@@ -8,7 +9,10 @@
    One face per image, the one nearest the centre; each face averaged with its mirror image unless
    ``--no-flip``.  Each backend gets its own crop (course_utils/embedders.py): dlib's aligned chip, FaceNet's
    MTCNN box as facenet-pytorch crops it, at margin 0 and at each ``--facenet-margin`` given (14 is the margin
-   of facenet-pytorch's LFW example).
+   of facenet-pytorch's LFW example).  With ``--results`` (the default file; ``''`` writes nothing) the dlib
+   backend also runs the face choices lesson 06 section 8 compares (the largest face; the face nearest the
+   centre, once and averaged with its mirror image), and the per-fold figures are written with the date and
+   the machine to that JSON file, which the lesson prints.
 2. Embedding speed: faces per second for align + embed (detection excluded), batches of 16 faces, and
    for the whole pipeline detect + align + embed on 250x250 LFW images.  Target: >= 20 faces/s.  The dlib
    backend is timed twice: its default engine (dlib's network run by PyTorch) and dlib's own.
@@ -38,7 +42,37 @@ from course_utils import config  # noqa: E402
 from course_utils import identification as ident  # noqa: E402
 
 
-def lfw(data: Path, backends: list[str], flip: bool = False, facenet_margins: list[float] = ()) -> None:
+RESULTS = Path(__file__).resolve().parent / "identification_results.json"
+#: The dlib runs whose figures lesson 06 prints: (name, ``pick``, ``flip``) of ``verify_pairs``.
+FACE_CHOICES = (("largest face", "largest", False), ("face nearest the centre", "center", False),
+                ("nearest the centre, averaged with its mirror image (flip=True)", "center", True))
+
+
+def lfw_results(pairs, folds: list[int], results: Path) -> None:
+    """dlib on ``pairs`` for each of :data:`FACE_CHOICES`; writes the per-fold accuracies to ``results``."""
+    import datetime
+    import json
+
+    import dlib
+    from detection import machine  # benchmarks/detection.py, beside this script
+
+    at_start = machine()
+    runs = []
+    for name, pick, flip in FACE_CHOICES:
+        result = ident.verify_pairs(pairs, "dlib", progress=False, flip=flip, pick=pick)
+        print(f"[dlib, {name}] {result}")
+        runs.append({"embedding": name, "pick": pick, "flip": flip,
+                     "fold_accuracy": {str(k): round(v, 4) for k, v in sorted(result.fold_accuracy.items())},
+                     "mean_accuracy": round(result.mean_accuracy, 4)})
+    out = {"written_by": "benchmarks/identification.py", "date": datetime.date.today().isoformat(),
+           "machine": at_start, "backend": "dlib", "dlib": dlib.__version__,
+           "pairs": len(pairs), "folds": folds, "runs": runs}
+    results.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {results}")
+
+
+def lfw(data: Path, backends: list[str], flip: bool = False, facenet_margins: list[float] = (),
+        results: Path | None = None) -> None:
     index = cu.load_lfw(data)
     pairs = cu.load_lfw_pairs(data / "pairs.txt", index, folds=[4, 5, 6])
     print(f"LFW pairs: {len(pairs)} (folds {sorted(set(pairs.fold))}), "
@@ -56,6 +90,8 @@ def lfw(data: Path, backends: list[str], flip: bool = False, facenet_margins: li
               f"AUC {result.roc()[3]:.4f}; {took:.0f} s for the images")
         target = " (target >= 0.99: " + ("met)" if result.mean_accuracy >= 0.99 else "NOT MET)") if backend.startswith("dlib") else ""
         print(f"[{backend}] mean accuracy {result.mean_accuracy:.4f}{target}")
+    if results and "dlib" in backends:
+        lfw_results(pairs, [4, 5, 6], results)
 
 
 def speed(backends: list[str], data: Path | None) -> None:
@@ -155,6 +191,8 @@ def main() -> int:
                    help="embed each face once (default: average each face with its mirror image, twice the time)")
     p.add_argument("--facenet-margin", type=float, action="append", default=[], metavar="PIXELS",
                    help="also run FaceNet on LFW with this crop margin (pixels of the 160-px crop; 0 always runs)")
+    p.add_argument("--results", default=str(RESULTS),
+                   help="where to write the dlib per-fold LFW figures as JSON ('' writes nothing)")
     args = p.parse_args()
     data = args.data or config.shared_data_dir() / "lfw_dev"
     cu.setup(verbose=False)
@@ -169,7 +207,8 @@ def main() -> int:
     have_data = data.is_dir()
     if not args.skip_lfw:
         if have_data:
-            lfw(data, backends, flip=args.flip, facenet_margins=args.facenet_margin)
+            lfw(data, backends, flip=args.flip, facenet_margins=args.facenet_margin,
+                results=Path(args.results) if args.results else None)
         else:
             print(f"SKIP LFW: no LFW development copy at {data} (it is not part of a clone: pass --data or set "
                   "COURSE_SHARED_DATA to the folder that holds lfw_dev)")
