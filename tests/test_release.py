@@ -18,10 +18,14 @@ HAVE_SOLUTIONS = all(authoring.find_homework(n).has_solution for n in authoring.
 pytestmark = pytest.mark.skipif(not HAVE_SOLUTIONS, reason=authoring.NO_SOLUTIONS)
 
 
+#: The students' repository and Kaggle dataset the test release is published for (issue 28).
+REPO, KAGGLE = "acme-university/face-course-2027", "acme/face-course-2027"
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("release") / "face-course"
-    return release.write_release(out)
+    return release.write_release(out, repo=REPO, kaggle_dataset=KAGGLE)
 
 
 def _answer_blocks() -> dict[str, list[str]]:
@@ -108,3 +112,50 @@ def test_release_tests_pass_in_the_release(built):
     imported = subprocess.run([sys.executable, "-c", "import course_utils; print(course_utils.__file__)"],
                               cwd=built.out, env=env, capture_output=True, text=True).stdout
     assert imported.startswith(str(built.out))  # the release's own library was tested
+
+
+def _setup_cell(path) -> str:
+    nb = nbformat.read(str(path), as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and "COURSE_REPO_URL" in c.source)
+
+
+def test_a_published_release_names_the_students_repository_and_no_placeholder(built):
+    """Issue 28: with --repo and --kaggle-dataset no placeholder address reaches students: the badges open the
+    students' repository, every setup cell clones it and names the Kaggle dataset to attach, the library's
+    setup cell is the notebooks', and README's instructor-only note is gone."""
+    from course_utils import bootstrap  # the instructor's: its placeholder, in two halves (not written here)
+
+    owner, name = bootstrap.REPO_SLUG_PLACEHOLDER.split("/")
+    for placeholder in (owner + "/", name):
+        assert _files_with(built.out, placeholder) == []
+    notebooks = sorted(built.out.glob("notebooks/[0-9][0-9]_*.ipynb")) + sorted(built.out.glob("homework/*/template.ipynb"))
+    assert len(notebooks) == 10
+    env = dict(os.environ, PYTHONPATH=str(built.out), PYTHONDONTWRITEBYTECODE="1")
+    library_cell = subprocess.run([sys.executable, "-c", "from course_utils import bootstrap; print(bootstrap.SETUP_CELL)"],
+                                  cwd=built.out, env=env, capture_output=True, text=True, check=True).stdout
+    for path in notebooks:
+        cell = _setup_cell(path)
+        assert f'COURSE_REPO_URL = "https://github.com/{REPO}.git"' in cell, path
+        assert f"attach the Kaggle dataset {KAGGLE} (Add Input)" in cell and "placeholder" not in cell, path
+        assert cell == library_cell.rstrip("\n"), path
+    readme = (built.out / "README.md").read_text()
+    assert readme.count(f"colab.research.google.com/github/{REPO}/blob/main/notebooks/01_face_datasets.ipynb") == 1
+    assert "<!-- instructor-only -->" not in readme and "For instructors: in this source" not in readme
+    assert json.loads((built.out / release.MARKER).read_text())["repository"] == REPO
+
+
+def test_published_text_and_the_options_it_refuses(tmp_path):
+    from course_utils import bootstrap
+
+    text = (f"a <!-- instructor-only -->secret\n<!-- /instructor-only -->\nb "
+            f"https://colab.research.google.com/github/{bootstrap.REPO_SLUG_PLACEHOLDER}/blob/main/x.ipynb")
+    assert release.published_text(text, "o/n", branch="fall", markdown=True) == \
+        "a b https://colab.research.google.com/github/o/n/blob/fall/x.ipynb"
+    assert "instructor-only" in release.published_text(text, "o/n")        # only Markdown files lose them
+    cell = release.published_text(bootstrap.SETUP_CELL, "o/n", kaggle_dataset="k/d")
+    assert 'COURSE_REPO_URL = "https://github.com/o/n.git"  # the course' in cell and "dataset k/d" in cell
+    for bad in ({"repo": "https://github.com/o/n"}, {"repo": "o"}, {"repo": "o/n; rm -rf ~"},
+                {"kaggle_dataset": "k/d"}):
+        with pytest.raises(release.ReleaseError):
+            release.write_release(tmp_path / "out", **bad)
+    assert not (tmp_path / "out").exists()

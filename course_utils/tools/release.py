@@ -16,6 +16,13 @@ refused: the instructor chose to give it away.
 
 In the release, the grader takes its reference from each ``template.ipynb`` (check names from the
 check cells' sources), and the tests that need solutions skip with a reason.
+
+Publishing (issue 28): ``--repo OWNER/NAME`` (and ``--branch``) writes the students' repository into the
+release: the Colab and Kaggle badges, every setup cell's ``COURSE_REPO_URL`` and the library's defaults
+(:func:`published_text`); ``--kaggle-dataset OWNER/SLUG`` names the Kaggle dataset the setup cell asks students
+to attach when it finds no course.  Text between ``<!-- instructor-only -->`` and ``<!-- /instructor-only -->``
+in Markdown files (README's note on the placeholders) is left out of the release.  Without ``--repo`` the
+placeholders stay, and ``release`` says so.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import argparse
 import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +39,7 @@ from pathlib import Path
 
 from . import authoring
 from .notebook import cell_source, is_solution, read_notebook
+from .. import bootstrap
 from ..env import REPO_ROOT
 
 #: Paths (git's, relative to the repository root; fnmatch patterns) that stay with the instructor.
@@ -42,6 +51,14 @@ INSTRUCTOR_ONLY = (
 )
 #: Written at the top of the release, so that nobody mistakes it for the instructor's source.
 MARKER = "RELEASE.json"
+#: What a published release may not contain: the two halves of the placeholder address (built from
+#: bootstrap's constant, so that this file does not hold them itself).
+PLACEHOLDERS = (bootstrap.REPO_SLUG_PLACEHOLDER.split("/")[0] + "/", bootstrap.REPO_SLUG_PLACEHOLDER.split("/")[1])
+#: The setup cell's comment and message in the instructor's source (course_utils/bootstrap.py, SETUP_CELL).
+SETUP_COMMENT = '  # placeholder: see README, "Kaggle and Colab"'
+SETUP_ATTACH = "attach the course as a Kaggle dataset (Add Input)"
+INSTRUCTOR_ONLY_TEXT = re.compile(r"<!-- instructor-only -->.*?<!-- /instructor-only -->\n?", re.S)
+SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 class ReleaseError(RuntimeError):
@@ -120,13 +137,67 @@ def _given_away(root: Path, blocks: dict[str, list[str]]) -> dict[str, str]:
     return given
 
 
-def write_release(out: str | Path, root: Path = REPO_ROOT) -> Release:
-    """Write the student release of the repository at ``root`` into the new folder ``out``.
+def published_text(text: str, repo: str, branch: str = "main", kaggle_dataset: str | None = None,
+                   markdown: bool = False) -> str:
+    """``text`` as the release publishes it for the students' repository ``repo`` (``OWNER/NAME``): badge
+    links on ``branch``, the setup cell's address, comment and (with ``kaggle_dataset``) the dataset to attach;
+    in Markdown, the instructor-only passages removed."""
+    if markdown:
+        text = INSTRUCTOR_ONLY_TEXT.sub("", text)
+    slug = bootstrap.REPO_SLUG_PLACEHOLDER
+    text = text.replace(f"{slug}/blob/main/", f"{repo}/blob/{branch}/")
+    text = text.replace(bootstrap.REPO_URL_PLACEHOLDER, f"https://github.com/{repo}.git").replace(slug, repo)
+    text = text.replace(SETUP_COMMENT, "  # the course's repository, cloned where the course is not found")
+    if kaggle_dataset:
+        text = text.replace(SETUP_ATTACH, f"attach the Kaggle dataset {kaggle_dataset} (Add Input)")
+    return text
+
+
+def _publish(staging: Path, repo: str, branch: str, kaggle_dataset: str | None) -> None:
+    """Rewrite, in place, every text file of ``staging`` that names a placeholder or an instructor-only passage."""
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if path.suffix == ".ipynb":  # each cell's source as one text: JSON escapes quotes and splits lines
+            nb = json.loads(text)
+            for cell in nb.get("cells", []):
+                source = "".join(cell.get("source", ""))
+                cell["source"] = published_text(source, repo, branch, kaggle_dataset,
+                                                markdown=cell.get("cell_type") == "markdown").splitlines(True)
+            new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+            new = new if new != json.dumps(json.loads(text), indent=1, ensure_ascii=False) + "\n" else text
+        else:
+            new = published_text(text, repo, branch, kaggle_dataset, markdown=path.suffix == ".md")
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+
+
+def placeholders_left(folder: Path) -> list[str]:
+    """``"<file>: <placeholder>"`` for each placeholder of the repository's address still in ``folder``."""
+    found = []
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        text = _searchable(path)
+        found += [f"{path.relative_to(folder)}: {p}" for p in PLACEHOLDERS if p in text]
+    return found
+
+
+def write_release(out: str | Path, root: Path = REPO_ROOT, repo: str | None = None, branch: str = "main",
+                  kaggle_dataset: str | None = None) -> Release:
+    """Write the student release of the repository at ``root`` into the new folder ``out``; with ``repo``
+    (``OWNER/NAME``) published for that repository (:func:`published_text`).
 
     Raises:
         ReleaseError: ``out`` is not empty or lies inside the repository, ``root`` is already a
-            release, a template has drifted from its solution, or a solution block would leak.
+            release, a template has drifted from its solution, a solution block would leak, or
+            ``repo``/``kaggle_dataset`` is not of the form OWNER/NAME.
     """
+    for what, value in (("--repo", repo), ("--kaggle-dataset", kaggle_dataset)):
+        if value is not None and not SLUG.match(value):
+            raise ReleaseError(f"{what} {value!r}: expected OWNER/NAME (letters, digits, '-', '_', '.')")
+    if kaggle_dataset and not repo:
+        raise ReleaseError("--kaggle-dataset needs --repo: the setup cell is published for a repository")
     root, out = Path(root).resolve(), Path(out).resolve()
     if (root / MARKER).exists():
         raise ReleaseError(f"{root} is already a student release (it has {MARKER}); release from the "
@@ -168,7 +239,15 @@ def write_release(out: str | Path, root: Path = REPO_ROOT) -> Release:
         "made_from": _commit(root),
         "left_out": release.left_out,
         "how": "python3 course.py release OUT, in the instructor's source",
+        "repository": repo, "branch": branch if repo else None, "kaggle_dataset": kaggle_dataset,
     }, indent=1) + "\n", encoding="utf-8")
+    if repo:
+        _publish(staging, repo, branch, kaggle_dataset)
+        left = placeholders_left(staging)
+        if left:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ReleaseError(f"placeholders left after publishing for {repo}; nothing was written:\n  "
+                               + "\n  ".join(left))
     blocks = solution_blocks(root)
     given = _given_away(root, blocks)
     leaks = find_leaks(staging, blocks, given)
@@ -191,9 +270,14 @@ def _commit(root: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="course.py release", description="Write the student release (no solutions).")
     p.add_argument("out", type=Path, help="a new folder outside the repository")
+    p.add_argument("--repo", metavar="OWNER/NAME",
+                   help="the students' GitHub repository: written into the badges and every setup cell")
+    p.add_argument("--branch", default="main", help="the branch the badges open (default: main)")
+    p.add_argument("--kaggle-dataset", metavar="OWNER/SLUG",
+                   help="the course's Kaggle dataset, named in the setup cell's message (needs --repo)")
     a = p.parse_args(argv)
     try:
-        r = write_release(a.out)
+        r = write_release(a.out, repo=a.repo, branch=a.branch, kaggle_dataset=a.kaggle_dataset)
     except ReleaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -202,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     print("".join(f"  - {f}\n" for f in r.left_out), end="")
     for where in r.given_away:
         print(f"note: {where}'s answer is printed by the homework itself (a hint in the template)")
+    if not a.repo:
+        print("note: the badges and setup cells still name the placeholder YOUR-ORG/YOUR-COURSE-REPO: pass "
+              "--repo OWNER/NAME (and --kaggle-dataset OWNER/SLUG) to publish for the students' repository")
     print("no solution code in it (every answer block searched for in every file).\n"
           f"Publish it: cd {r.out} && git init -b main && git add -A && git commit -m 'Course release' "
           "&& git remote add origin <the students' repository> && git push -u origin main")
