@@ -40,7 +40,7 @@ from ..text import clip
 from . import authoring
 from . import notebook as nbk
 from . import sandbox as sbx
-from . import verdict
+from . import shards, verdict
 from .kit import Kit, execute
 from .nbrun import CRASH_CAUSES, KERNEL_DIED, NOT_RUN
 from .rebuild import SubmissionError, build_graded_notebook, read_submission
@@ -195,7 +195,7 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
                  cell_timeout: float = DEFAULT_CELL_TIMEOUT,
                  notebook_timeout: float = DEFAULT_NOTEBOOK_TIMEOUT,
                  sandbox: str = "auto", allow_unsandboxed: bool = False,
-                 verbose: bool = True) -> BulkResults:
+                 verbose: bool = True, shard: tuple[int, int] | None = None) -> BulkResults:
     """Grade every notebook in ``folder`` with ``workers`` notebooks at a time; write the
     gradebook CSV at ``out`` and one feedback file per student in ``feedback_dir`` (default:
     ``feedback/`` beside the gradebook), and ``report.txt`` beside the gradebook (what was not
@@ -204,6 +204,9 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
     Each submission runs in a sandbox (:mod:`course_utils.tools.sandbox`); without one this refuses
     to grade unless ``allow_unsandboxed``.  One submission never costs another: whatever
     happens while grading it becomes its own grade, with the reason.
+
+    ``shard=(K, N)`` grades only slice K of N (:mod:`.shards`: one job of a batch scheduler's N); its report and
+    the record :func:`.shards.merge` reads are written beside the gradebook, named after it.
 
     Raises:
         ValueError: bad arguments, no notebooks, the reference cannot be read.
@@ -221,10 +224,13 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
     paths, skipped = find_submissions(folder)
     if not paths:
         raise ValueError(f"no .ipynb files in {folder}" + "".join(f"\n  skipped {s}" for s in skipped))
-    kit = Kit.load(home)  # once: a submission that changes the repository cannot change later gradings
+    everyone = [_stem(p.name) for p in paths]
     results = BulkResults()
     results.skipped, results.sandbox = skipped, box
-    results.duplicates = _duplicates([_stem(p.name) for p in paths])
+    results.duplicates = _duplicates(everyone)  # over the whole folder, also when grading one shard of it
+    if shard:
+        paths = shards.select(paths, shard)
+    kit = Kit.load(home)  # once: a submission that changes the repository cannot change later gradings
     if verbose:
         print(f"grading {len(paths)} notebook(s) of {home.name}, {box.describe()}", flush=True)
         for line in skipped:
@@ -262,25 +268,31 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
                 r.flags.append("maybe the same student as " + ", ".join(n for n in group if n != r.student))
     results.sort(key=lambda r: r.student)
     write_gradebook(results, out)
-    report = [f"{home.name}: {len(results)} graded, {box.describe()}",
-              f"{total:.1f} s with {workers} worker(s), {total / len(results):.1f} s per submission", ""]
+    per = f"{total / len(results):.1f} s per submission" if results else "no submission in this shard"
+    report = [f"{home.name}: {len(results)} graded" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
+              + f", {box.describe()}", f"{total:.1f} s with {workers} worker(s), {per}", ""]
     report += ["Not graded:"] + [f"  {s}" for s in skipped] + [""] if skipped else []
     report += ["Likely the same student (review by hand):"] + [f"  {', '.join(g)}" for g in results.duplicates] \
         if results.duplicates else []
-    atomic_write(out.parent / "report.txt", "\n".join(report) + "\n")
+    atomic_write(shards.report_path(out) if shard else out.parent / "report.txt", "\n".join(report) + "\n")
+    if shard:
+        shards.shard_record(out, home.name, shard, everyone, [r.student for r in results], skipped,
+                            results.duplicates)
     if verbose:
-        mean = sum(r.seconds for r in results) / len(results)
+        mean = sum(r.seconds for r in results) / max(len(results), 1)
         print(f"graded {len(results)} submissions with {workers} worker(s) in {total:.1f} s "
               f"({total / len(results):.1f} s per submission; {mean:.1f} s each on average)\n"
               + "".join(f"likely the same student: {', '.join(g)}\n" for g in results.duplicates)
-              + f"gradebook: {out}\nfeedback:  {feedback_dir}/\nreport:    {out.parent / 'report.txt'}")
+              + f"gradebook: {out}\nfeedback:  {feedback_dir}/\n"
+              f"report:    {shards.report_path(out) if shard else out.parent / 'report.txt'}")
     return results
 
 
 USAGE = """\
 python3 course.py grade HOMEWORK SUBMISSION.ipynb [--cell-timeout S] [--timeout S] [--keep DIR] [--sandbox KIND]
 python3 course.py grade bulk HOMEWORK FOLDER [--workers N] [--out gradebook.csv] [--feedback DIR]
-                                             [--sandbox KIND] [--unsandboxed]
+                                             [--sandbox KIND] [--unsandboxed] [--shard K/N]
+python3 course.py grade merge OUT.csv SHARD.csv ...   (the gradebooks of --shard 1/N ... N/N)
 python3 course.py grade make-template HOMEWORK
 python3 course.py grade check-drift [HOMEWORK ...]
 
@@ -318,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(__doc__.split("\n\n")[0] + "\n\n" + USAGE)
         return 0 if argv else 2
-    command = argv[0] if argv[0] in ("bulk", "make-template", "check-drift") else "grade"
+    command = argv[0] if argv[0] in ("bulk", "merge", "make-template", "check-drift") else "grade"
     rest = argv[1:] if command != "grade" else argv
     p = argparse.ArgumentParser(prog=f"course.py grade{'' if command == 'grade' else ' ' + command}", usage=USAGE)
     try:
@@ -343,11 +355,21 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--feedback", type=_user_path, default=None, help="default: feedback/ beside --out")
             p.add_argument("--unsandboxed", action="store_true",
                            help="grade without a sandbox where there is none (students' code runs as you)")
+            p.add_argument("--shard", type=shards.parse, default=None, metavar="K/N",
+                           help="grade only slice K of N (one job of N; then: course.py grade merge)")
             _timeouts(p)
             a = p.parse_args(rest)
             grade_folder(_homework(a.homework), a.folder, workers=a.workers, out=a.out, feedback_dir=a.feedback,
                          cell_timeout=a.cell_timeout, notebook_timeout=a.timeout, sandbox=a.sandbox,
-                         allow_unsandboxed=a.unsandboxed)
+                         allow_unsandboxed=a.unsandboxed, shard=a.shard)
+            return 0
+        if command == "merge":
+            p.add_argument("out", type=_user_path)
+            p.add_argument("gradebooks", type=_user_path, nargs="+")
+            a = p.parse_args(rest)
+            rows = shards.merge(a.out, a.gradebooks)
+            print(f"merged {len(a.gradebooks)} shard(s): {len(rows)} submissions -> {a.out} "
+                  f"(report: {a.out.parent / 'report.txt'})")
             return 0
         if command == "make-template":
             p.add_argument("homework")
