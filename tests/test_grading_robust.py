@@ -236,3 +236,50 @@ def test_a_run_imports_the_kits_copy_of_the_library_not_the_repositorys(tmp_path
     assert set(env) >= {"HOME", "PATH", "PYTHONPATH"} and env["HOME"].startswith(str(work))
     assert not any(v.startswith(str(Path.home()) + "/") for k, v in env.items() if k != "PATH")
     grading_kit.make_removable(tmp_path)
+
+
+def test_homework_for_finds_the_homework_of_a_copied_or_moved_notebook(tmp_path):
+    """Issue 28: `course.py grade NOTEBOOK` needs no homework name: the folder the notebook lies in, else the
+    template whose instructions and check cells it shares."""
+    for name in authoring.homework_names():
+        home = authoring.find_homework(name)
+        moved = _write(tmp_path / f"{name}_mine.ipynb", nbformat.read(str(home.template), as_version=4))
+        assert authoring.homework_for(moved).name == name
+        assert authoring.homework_for(home.path / "anything.ipynb").name == name  # the folder decides
+    with pytest.raises(ValueError, match="name it: course.py grade HOMEWORK"):
+        authoring.homework_for(_write(tmp_path / "blank.ipynb", nbformat.v4.new_notebook()))
+    with pytest.raises(ValueError, match="cannot be read"):
+        authoring.homework_for(_write(tmp_path / "broken.ipynb", "{not json"))
+
+
+def test_the_self_check_finds_the_notebook_and_says_nothing_of_sandboxes_unless_asked(tmp_path, monkeypatch,
+                                                                                      capsys):
+    seen = {}
+
+    def graded(homework, submission, **kwargs):
+        seen.update(homework=homework.name, submission=Path(submission))
+        r = results.GradeResult("mine", homework.name, {"q1": True, "q2": False}, messages={"q2": "wrong"})
+        r.notes.append("NOT sandboxed: the notebook ran as you (bwrap not found; grade as root (sudo) for unshare)")
+        return r
+
+    monkeypatch.setattr(grading, "grade_submission", graded)
+    monkeypatch.setenv("PWD", str(tmp_path))
+    mine = _write(tmp_path / "my_hw0.ipynb", _template())
+    assert grading.main([str(mine)]) == 1
+    out = capsys.readouterr().out
+    assert seen == {"homework": "hw0_face_detection", "submission": mine}
+    assert "q2: FAIL - wrong" in out and "1/2" in out
+    assert not any(word in out.lower() for word in ("sandbox", "sudo", "bwrap", "unshare"))
+    assert grading.main(["hw0", str(mine), "--verbose"]) == 1
+    assert "NOT sandboxed" in capsys.readouterr().out
+    # typed at the repository's root, a notebook in a homework folder is found by its name (a copy of the
+    # homework folder stands in for the repository's, which tests running beside this one read)
+    homework_dir = tmp_path / "homework"
+    (homework_dir / HW0.name).mkdir(parents=True)
+    monkeypatch.setattr(authoring, "HOMEWORK_DIR", homework_dir)
+    inside = _write(homework_dir / HW0.name / "hw0_jdoe.ipynb", _template())
+    monkeypatch.setenv("PWD", str(tmp_path / "elsewhere"))
+    assert grading.find_submission("hw0_jdoe.ipynb") == inside
+    assert grading.main(["hw0_jdoe.ipynb"]) == 1 and seen == {"homework": HW0.name, "submission": inside}
+    assert grading.find_submission("no_such_notebook.ipynb") is None
+    assert grading.main(["no_such_notebook.ipynb"]) == 2

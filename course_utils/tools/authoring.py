@@ -234,6 +234,37 @@ def find_homework(name_or_dir: str | Path, folder: Path = HOMEWORK_DIR) -> Homew
                      f"or give a folder holding {SOLUTION_NAME} or {TEMPLATE_NAME}")
 
 
+def homework_for(notebook: str | Path, folder: Path = HOMEWORK_DIR) -> Homework:
+    """The homework a student's notebook belongs to (issue 28: ``course.py grade NOTEBOOK``): the homework folder it
+    lies in, else the template whose instructions and check cells it shares most (a renamed or moved copy).
+
+    Raises:
+        ValueError: the notebook cannot be read, or matches no homework, or two equally.
+    """
+    path = Path(notebook).resolve()
+    for name in homework_names(folder):
+        if (folder / name).resolve() in path.parents:
+            return Homework((folder / name).resolve())
+    try:
+        cells = read_notebook(path).cells
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise ValueError(f"{notebook} cannot be read as a notebook ({type(exc).__name__}): name the homework: "
+                         f"course.py grade HOMEWORK {notebook}") from None
+    mine = {cell_source(c).strip() for c in cells if c.get("cell_type") == "markdown" or is_check(c)}
+    scores = {}
+    for name in homework_names(folder):
+        home = Homework((folder / name).resolve())
+        theirs = {cell_source(c).strip() for c in read_notebook(home.reference).cells
+                  if c.get("cell_type") == "markdown" or is_check(c)}
+        scores[name] = len(mine & theirs - {""})
+    best = max(scores.values(), default=0)
+    winners = [n for n, v in scores.items() if v == best]
+    if best == 0 or len(winners) > 1:
+        raise ValueError(f"cannot tell which homework {notebook} is (it shares no instructions or check cells with "
+                         f"one template alone): name it: course.py grade HOMEWORK {notebook}")
+    return Homework((folder / winners[0]).resolve())
+
+
 def solution_blocks(source: str) -> list[str]:
     """The hidden parts of an answer cell's code: the blocks between ``### BEGIN SOLUTION`` and
     ``### END SOLUTION`` (stripped), or the whole cell when it has no such lines.  These must

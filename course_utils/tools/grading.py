@@ -1,6 +1,6 @@
 """Grade homework notebooks with nbval against the reference outputs (issue 3).
 
-    python3 course.py grade hw0_face_detection my_hw0.ipynb          # one notebook (self-check)
+    python3 course.py grade my_hw0.ipynb                              # one notebook (self-check)
     python3 course.py grade bulk hw0_face_detection submissions/ --workers 2 --out gradebook.csv
     python3 course.py grade make-template hw0_face_detection          # regenerate the template
     python3 course.py grade check-drift                               # templates == solutions?
@@ -289,7 +289,8 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
 
 
 USAGE = """\
-python3 course.py grade HOMEWORK SUBMISSION.ipynb [--cell-timeout S] [--timeout S] [--keep DIR] [--sandbox KIND]
+python3 course.py grade [HOMEWORK] SUBMISSION.ipynb [--cell-timeout S] [--timeout S] [--keep DIR] [--sandbox KIND]
+                                                   [--verbose]
 python3 course.py grade bulk HOMEWORK FOLDER [--workers N] [--out gradebook.csv] [--feedback DIR]
                                              [--sandbox KIND] [--unsandboxed] [--shard K/N]
 python3 course.py grade merge OUT.csv SHARD.csv ...   (the gradebooks of --shard 1/N ... N/N)
@@ -310,6 +311,18 @@ def _user_path(text: str) -> Path:
     if not p.is_absolute() and shell_dir and Path(shell_dir).is_dir():
         return Path(shell_dir) / p
     return p
+
+
+def find_submission(text: str) -> Path | None:
+    """A notebook named on the command line: from ``$PWD``, else by its file name in a homework folder (a student
+    who types ``course.py grade my_hw0.ipynb`` at the repository's root); None when there is none or several."""
+    path = _user_path(text)
+    if path.is_file():
+        return path
+    if Path(text).name != text:  # a path that is not there: do not guess
+        return None
+    found = [p for p in sorted(authoring.HOMEWORK_DIR.glob(f"*/{text}")) if p.is_file()]
+    return found[0] if len(found) == 1 else None
 
 
 def _homework(text: str) -> authoring.Homework:
@@ -335,17 +348,25 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=f"course.py grade{'' if command == 'grade' else ' ' + command}", usage=USAGE)
     try:
         if command == "grade":
-            p.add_argument("homework")
-            p.add_argument("submission", type=_user_path)
+            p.add_argument("args", nargs="+", metavar="[HOMEWORK] SUBMISSION")
             p.add_argument("--keep", type=_user_path, help="copy the working folder (graded notebook, log) here")
+            p.add_argument("--verbose", action="store_true", help="also say how the notebook was isolated")
             _timeouts(p)
             a = p.parse_args(rest)
-            if not a.submission.is_file():
-                print(f"not found: {a.submission}", file=sys.stderr)
+            if len(a.args) > 2:
+                p.error("give the notebook, or the homework and the notebook")
+            submission = find_submission(a.args[-1])
+            if submission is None:
+                print(f"not found: {_user_path(a.args[-1])} (nor in homework/*/)", file=sys.stderr)
                 return 2
-            r = grade_submission(_homework(a.homework), a.submission, cell_timeout=a.cell_timeout,
+            if len(a.args) == 2:
+                home = _homework(a.args[0])
+            else:
+                home = authoring.homework_for(submission)
+                print(f"{submission.name}: {home.name}", flush=True)
+            r = grade_submission(home, submission, cell_timeout=a.cell_timeout,
                                  notebook_timeout=a.timeout, keep=a.keep, sandbox=a.sandbox)
-            print(format_report(r))
+            print(format_report(r, sandbox_note=a.verbose or "--sandbox" in rest))
             return 0 if r.total and r.passed == r.total else 1
         if command == "bulk":
             p.add_argument("homework")

@@ -90,8 +90,9 @@ def scrub(result: GradeResult, blocks: list[str]) -> None:
         setattr(result, attr, [_scrub_text(t, blocks) for t in getattr(result, attr)])
 
 
-def format_report(result: GradeResult) -> str:
-    """What a student reads: one line per check, the score, and what to fix."""
+def format_report(result: GradeResult, sandbox_note: bool = True) -> str:
+    """What a student reads: one line per check, the score, and what to fix (``sandbox_note``: and how the
+    notebook was isolated, which a student's self-check says only when asked)."""
     lines = [f"{result.homework} · {result.student}: {result.passed}/{result.total} checks passed "
              f"(score {result.score:.2f})"]
     if result.error:
@@ -101,7 +102,7 @@ def format_report(result: GradeResult) -> str:
     if result.answer_errors:
         lines.append("Answer cells that raised an error:")
         lines += [f"  {e}" for e in result.answer_errors]
-    lines += [f"Note: {n}" for n in result.notes if "missing" in n or "sandbox" in n]
+    lines += [f"Note: {n}" for n in result.notes if "missing" in n or ("sandbox" in n and sandbox_note)]
     lines += [f"Flag for review: {f}" for f in result.flags]
     return "\n".join(lines)
 
@@ -136,8 +137,7 @@ def write_feedback(result: GradeResult, path: Path) -> Path:
     parts += ["| check | result | what to fix |", "|---|---|---|", rows, ""]
     if result.answer_errors:
         parts += ["Answer cells that raised an error:", ""] + [f"- {e}" for e in result.answer_errors] + [""]
-    parts += [f"Check yourself before you resubmit: `python3 course.py grade {result.homework} "
-              f"{result.student}.ipynb`", ""]
+    parts += [f"Check yourself before you resubmit: `python3 course.py grade {result.student}.ipynb`", ""]
     return atomic_write(path, "\n".join(parts))
 
 
