@@ -283,3 +283,21 @@ def test_the_self_check_finds_the_notebook_and_says_nothing_of_sandboxes_unless_
     assert grading.main(["hw0_jdoe.ipynb"]) == 1 and seen == {"homework": HW0.name, "submission": inside}
     assert grading.find_submission("no_such_notebook.ipynb") is None
     assert grading.main(["no_such_notebook.ipynb"]) == 2
+
+
+@pytest.mark.parametrize("codec, note", [("utf-8-sig", "UTF-8-SIG"), ("latin-1", "Latin-1"), ("utf-16", "UTF-16"),
+                                         ("utf-8", None)])
+def test_a_notebook_saved_in_another_encoding_is_read_not_refused(tmp_path, codec, note):
+    """Issue 28: a notebook saved with a byte-order mark, as UTF-16 or as Latin-1 is graded on its code."""
+    nb = _template()
+    answer = next(c for c in nb.cells if c.get("id") == "q1-answer")
+    answer.source = "naïve = 'café'  # the student's own accents\n" + answer.source
+    path = tmp_path / f"{codec}.ipynb"
+    path.write_bytes(json.dumps(nb, ensure_ascii=False).encode(codec, errors="replace"))  # Latin-1 has no arrows
+    notes = []
+    read = rebuild.read_submission(path, notes)
+    assert next(c for c in read.cells if c.get("id") == "q1-answer").source == answer.source
+    assert (notes == []) if note is None else (len(notes) == 1 and note in notes[0])
+    if note:
+        r = results.GradeResult("s", "hw0_face_detection", {"q1": False}, notes=notes)
+        assert note in results.format_report(r, sandbox_note=False)

@@ -79,7 +79,7 @@ def grade_submission(homework: str | Path | authoring.Homework | Kit, submission
     if not sandbox.isolated:
         result.notes.append(sandbox.describe())
     try:
-        sub = read_submission(submission)
+        sub = read_submission(submission, result.notes)
         graded, notes, result.flags = build_graded_notebook(kit.reference, sub)
         result.notes += notes
     except SubmissionError as exc:

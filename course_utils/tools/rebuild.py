@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import codecs
 import copy
 import errno
 import os
@@ -28,8 +29,26 @@ class SubmissionError(ValueError):
     """A submission that cannot be graded at all (not a notebook, unreadable)."""
 
 
-def read_submission(path: str | Path):
-    """Read a submitted notebook (without changing it).
+def decode_notebook_text(data: bytes) -> tuple[str, str]:
+    """``(text, how)``: a notebook file's bytes as text, whatever an editor saved them as (issue 28: an honest
+    notebook is graded, not refused for its encoding): UTF-8 with or without a byte-order mark, UTF-16 or UTF-32
+    with one, else Latin-1 (every byte is a character).  ``how`` is empty for plain UTF-8, else a note."""
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                       (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), f"read as {codec.upper()} (the file starts with a byte-order mark)"
+            except UnicodeDecodeError:
+                break
+    try:
+        return data.decode("utf-8"), ""
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "read as Latin-1: the file is not UTF-8 (save notebooks as UTF-8)"
+
+
+def read_submission(path: str | Path, notes: list[str] | None = None):
+    """Read a submitted notebook (without changing it); how it was decoded, when not plain UTF-8, is appended to
+    ``notes``.
 
     Raises:
         SubmissionError: missing, too big, not JSON, or not a notebook.
@@ -42,15 +61,15 @@ def read_submission(path: str | Path):
         with os.fdopen(fd, "rb") as f:
             if os.fstat(f.fileno()).st_size > 50_000_000 or not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 raise SubmissionError(f"{path.name} is over 50 MB or not a file: clear the outputs and submit again")
-            text = f.read().decode("utf-8")
+            text, how = decode_notebook_text(f.read())
         nb = nbformat.reads(text, as_version=4)
+        if how and notes is not None:
+            notes.append(how)
     except SubmissionError:
         raise
     except OSError as exc:
         why = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
         raise SubmissionError(f"cannot read {path.name}: {why}") from None
-    except UnicodeDecodeError as exc:
-        raise SubmissionError(f"cannot read {path.name}: it is not UTF-8 text ({exc.reason})") from None
     except Exception as exc:  # nbformat raises JSON and validation errors of several kinds
         raise SubmissionError(f"{path.name} is not a valid notebook ({type(exc).__name__}: "
                               f"{clip(str(exc), 120)}); open it in Jupyter and save it again") from None

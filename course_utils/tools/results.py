@@ -102,7 +102,8 @@ def format_report(result: GradeResult, sandbox_note: bool = True) -> str:
     if result.answer_errors:
         lines.append("Answer cells that raised an error:")
         lines += [f"  {e}" for e in result.answer_errors]
-    lines += [f"Note: {n}" for n in result.notes if "missing" in n or ("sandbox" in n and sandbox_note)]
+    lines += [f"Note: {n}" for n in result.notes
+              if "missing" in n or n.startswith("read as") or ("sandbox" in n and sandbox_note)]
     lines += [f"Flag for review: {f}" for f in result.flags]
     return "\n".join(lines)
 
