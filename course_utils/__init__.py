@@ -63,7 +63,7 @@ _EXPORTS = {
     "verify_pairs": "verification", "UNKNOWN": "gallery", "EnrolmentError": "gallery",
     "BackendMismatchError": "gallery",
     # homework (making templates and grading: course_utils.tools)
-    "check": "homework", "CheckFailed": "homework",
+    "check": "homework", "CheckFailed": "homework", "check_summary": "homework", "answered": "homework",
 }
 
 __all__ = sorted(_EXPORTS)

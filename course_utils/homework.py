@@ -1,8 +1,12 @@
 """What a homework notebook's check cells need at run time: :func:`check` (``cu.check``).
 
 A check cell calls ``cu.check("q1", value, expected, tol=..., hint=...)`` once: it prints exactly
-``q1: PASS`` or raises :class:`CheckFailed` with what was found, what was expected and the hint.
-Only ``PASS`` lines are printed, so the output is the same for every correct solution and nbval
+``q1: PASS``, or a ``q1: FAIL - ...`` line with what was found, what was expected and the hint.
+In a student's notebook a failed check only prints (issue 28: *Run All* goes on to the end, and
+:func:`check_summary` lists every question's state there); while grading (:data:`RECORD_ENV` set) it
+raises :class:`CheckFailed`, so that nbval fails the cell (:data:`RAISE_ON_FAIL`).  Cells that need an
+answer first ask :func:`answered` instead of raising a ``NameError``.
+Only ``PASS`` lines are printed by passing checks, so the output is the same for every correct solution and nbval
 can compare it with the reference.  While a notebook is graded (:data:`RECORD_ENV` set), each call
 also records the value it was given, as plain JSON (:func:`exportable`), for the grader to judge in
 its own process (:mod:`course_utils.tools.verdict`, with the same :func:`matches`).
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 from . import config
@@ -38,6 +43,48 @@ class CheckFailed(AssertionError):
 
 
 _MISSING = object()
+#: Whether a failed check raises :class:`CheckFailed` (True) or prints its FAIL line and lets the notebook go on
+#: (False).  None: raise while grading (:data:`RECORD_ENV` set), print otherwise.
+RAISE_ON_FAIL: bool | None = None
+#: What the checks run in this kernel said, in the order they ran: ``{name: (passed, message)}``.
+RESULTS: dict[str, tuple[bool, str]] = {}
+
+
+def _fail(name: str, message: str) -> None:
+    RESULTS[name] = (False, message)
+    raising = RAISE_ON_FAIL if RAISE_ON_FAIL is not None else bool(config.get(RECORD_ENV))
+    if raising:
+        raise CheckFailed(message)
+    print(message, file=sys.stderr, flush=True)  # shown in red; the next cells still run
+
+
+def check_summary() -> int:
+    """Print the state of every check this kernel ran (in the order they first ran; a check run again shows its
+    last state) and how many pass; returns that number.  The last code cell of each homework calls it, so that *Run All* ends with where you stand."""
+    if not RESULTS:
+        print("no check has run yet: run the notebook (Run > Run All Cells)")
+        return 0
+    width = max(len(n) for n in RESULTS)
+    for name, (ok, message) in RESULTS.items():
+        state = "passed" if ok else "NOT YET - " + clip(message.split(" - ", 1)[-1], 160)
+        print(f"{name:<{width}}  {state}")
+    passed = sum(ok for ok, _ in RESULTS.values())
+    print(f"{passed} of {len(RESULTS)} checks pass")
+    return passed
+
+
+def answered(*names: str) -> bool:
+    """Whether the notebook has defined every one of ``names`` (in the caller's globals); if not, says which are
+    missing and returns False, so that a cell that shows an answer is skipped, not stopped with a NameError::
+
+        if cu.answered("faces"):
+            plt.imshow(cu.draw_faces(img, faces))
+    """
+    scope = sys._getframe(1).f_globals
+    missing = [n for n in names if n not in scope]
+    if missing:
+        print(f"skipped: {', '.join(missing)} not defined yet (answer the question above and run its cell)")
+    return not missing
 
 
 def _plain(value: Any) -> Any:
@@ -84,7 +131,8 @@ def matches(value: Any, expected: Any, tol: float) -> bool:
 
 
 def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hint: str = "") -> None:
-    """Check one homework answer: print exactly ``<name>: PASS`` or raise :class:`CheckFailed`.
+    """Check one homework answer: print exactly ``<name>: PASS``, or its FAIL line (:data:`RAISE_ON_FAIL`: or raise
+    :class:`CheckFailed` with it).
 
     Args:
         name: the check's name, e.g. ``"q1"`` (letters, digits, ``_ . -``).
@@ -111,9 +159,9 @@ def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hi
         except Exception as exc:  # the student's code raised: report it as a failed check
             what = f"{type(exc).__name__}: {exc}"
             _record(name, error=what)
-            todo = (" Run the answer cells above this one first (Run > Run All Above Selected Cell)."
-                    if isinstance(exc, NameError) else "")
-            raise CheckFailed(f"{name}: FAIL - computing your answer raised {what}.{todo}{tail}") from None
+            todo = (" Not answered yet? Write the answer in the cell above and run it (or Run > Run All Above "
+                    "Selected Cell)." if isinstance(exc, NameError) else "")
+            return _fail(name, f"{name}: FAIL - computing your answer raised {what}.{todo}{tail}")
     _record(name, value=value, expected=expected, tol=tol)
     if expected is _MISSING:
         ok = bool(value)
@@ -123,7 +171,8 @@ def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hi
         plus = f" (± {tol:g})" if tol else ""
         found = f"got {brief(value)}, expected {brief(expected)}{plus}"
     if not ok:
-        raise CheckFailed(f"{name}: FAIL - {found}.{tail}")
+        return _fail(name, f"{name}: FAIL - {found}.{tail}")
+    RESULTS[name] = (True, "")
     print(f"{name}: PASS")
 
 

@@ -88,7 +88,7 @@ def test_untouched_template_scores_zero_without_crashing_the_grader(graded):
     r = graded["results"]["template_untouched"]
     assert (r.passed, r.total, r.error) == (0, 5, "")
     assert all("not answered yet" in m for m in r.messages.values())
-    assert len(r.answer_errors) == 5
+    assert r.answer_errors == []  # the stubs raise nothing (issue 28: Run All reaches the end)
 
 
 @needs_solutions

@@ -91,7 +91,7 @@ def test_check_of_a_missing_variable_tells_the_student_to_run_the_answer_cell():
     with pytest.raises(hw.CheckFailed) as err:
         hw.check("q1", lambda: undefined_name, expected=4, hint="set n_faces")  # noqa: F821
     msg = str(err.value)
-    assert "NameError" in msg and "undefined_name" in msg and "Run the answer cells above" in msg
+    assert "NameError" in msg and "undefined_name" in msg and "Not answered yet? Write the answer in the cell above" in msg
     assert msg.endswith("Hint: set n_faces")
     with pytest.raises(hw.CheckFailed, match="raised AttributeError"):
         hw.check("q3", lambda: None.center, expected=(1, 2))
@@ -114,11 +114,12 @@ def test_long_values_are_shortened_in_messages():
 
 
 def test_stub_replaces_the_whole_cell_or_only_the_marked_lines():
-    assert authoring.stub_source("x = 1\ny = 2") == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert authoring.stub_source("x = 1\ny = 2") == "# YOUR CODE HERE\n..."
     src = "img = load()\n### BEGIN SOLUTION\nfaces = detect(img)\n### END SOLUTION\nprint(1)"
-    assert authoring.stub_source(src) == "img = load()\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(1)"
+    assert authoring.stub_source(src) == "img = load()\n# YOUR CODE HERE\n...\nprint(1)"
     src = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
-    assert authoring.stub_source(src) == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    assert authoring.stub_source(src) == "def f(x):\n    # YOUR CODE HERE\n    ..."
+    compile(authoring.stub_source(src), "stub", "exec")  # valid Python that raises nothing (issue 28: Run All)
 
 
 def test_template_hides_answers_and_stores_no_outputs_at_all(solution):
@@ -128,7 +129,7 @@ def test_template_hides_answers_and_stores_no_outputs_at_all(solution):
     assert [c.get("id") for c in tpl.cells] == [c.get("id") for c in solution.cells]
     for mine, ref in zip(tpl.cells, solution.cells):
         if nbk.is_solution(mine):
-            assert "raise NotImplementedError()" in mine.source and "# YOUR CODE HERE" in mine.source
+            assert "\n".join(authoring.STUB) in mine.source and "NotImplementedError" not in mine.source
             assert "detect_faces(img)" not in mine.source and "BEGIN SOLUTION" not in mine.source
         elif mine.cell_type == "code" and nbk.is_check(mine):
             assert mine.source == ref.source and ref.outputs  # the solution's check printed q1: PASS ...
@@ -316,7 +317,7 @@ def test_missing_answer_cells_are_graded_as_stubs(reference):
     sub.cells = [c for c in sub.cells if c.get("id") != "q2-answer"][:-3]
     graded, notes, _ = rebuild.build_graded_notebook(solution, sub)
     assert any("q2-answer is missing" in n for n in notes)
-    assert "raise NotImplementedError()" in next(c for c in graded.cells if c.get("id") == "q2-answer").source
+    assert "\n".join(authoring.STUB) in next(c for c in graded.cells if c.get("id") == "q2-answer").source
     assert next(c for c in graded.cells if c.get("id") == "q1-answer").source == "n_faces = 4"
 
 

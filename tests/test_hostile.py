@@ -33,7 +33,6 @@ CORRECT = authoring.solution_answers(HW0)
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sbx.detect().isolated, reason=f"needs a sandbox: {sbx.detect().why}"),
               pytest.mark.skipif(CORRECT is None, reason=authoring.NO_SOLUTIONS)]
-STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 
 def attacks(subs: Path, out: Path, port: int, tag: str) -> dict[str, tuple[str, dict[str, str], float]]:

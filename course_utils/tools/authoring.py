@@ -10,7 +10,9 @@ Cells carry tags (:mod:`.notebook`).  In the template, the code of a ``solution`
 stub::
 
       # YOUR CODE HERE
-      raise NotImplementedError()
+      ...
+
+(``...`` does nothing: an unanswered question does not stop *Run All*; its check prints what is missing, issue 28.)
 
 If the cell has ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines, only the lines between them
 are replaced (the rest, e.g. ``img = cu.load_sample(SAMPLE)``, stays as a head start).  A
@@ -37,7 +39,7 @@ from .notebook import (CHECK_TAG, SOLUTION_TAG, cell_source, cell_tags, check_na
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
-STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+STUB = ["# YOUR CODE HERE", "..."]
 MARKDOWN_STUB = "YOUR ANSWER HERE"
 HOMEWORK_DIR = REPO_ROOT / "homework"
 SOLUTION_NAME = "solution.ipynb"

@@ -168,7 +168,12 @@ def _reason(text: str) -> str:
     """The line of nbval's report that a student can act on."""
     if "CheckFailed:" in text:
         line = text[text.rindex("CheckFailed:") + len("CheckFailed:"):].splitlines()[0].strip()
-        return clip(re.sub(r"^[\w.\-]+: FAIL - ", "", line), ERROR_CHARS)
+        line = re.sub(r"^[\w.\-]+: FAIL - ", "", line)
+        m = re.match(r"computing your answer raised (NameError: name '[\w.]+' is not defined)", line)
+        if m:  # the template's stub defines nothing (issue 28: stubs no longer raise)
+            hint = line[line.find(" Hint:"):] if " Hint:" in line else ""
+            return clip(f"not answered yet ({m.group(1)}).{hint}", ERROR_CHARS)
+        return clip(line, ERROR_CHARS)
     if _FLOOD in text:
         return f"{_FLOOD}: print less (a few lines per cell)"
     if "kernel died" in text:
