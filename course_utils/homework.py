@@ -60,7 +60,8 @@ def _fail(name: str, message: str) -> None:
 
 def check_summary() -> int:
     """Print the state of every check this kernel ran (in the order they first ran; a check run again shows its
-    last state) and how many pass; returns that number.  The last code cell of each homework calls it, so that *Run All* ends with where you stand."""
+    last state) and how many pass; returns that number.  The last code cell of each homework calls it, so that
+    *Run All* ends with where you stand."""
     if not RESULTS:
         print("no check has run yet: run the notebook (Run > Run All Cells)")
         return 0
