@@ -73,12 +73,14 @@ class Environment:
 def detect_platform(environ: dict | None = None, kaggle_input: Path | None = None) -> str:
     """Return ``"kaggle"``, ``"colab"`` or ``"local"``.
 
-    Kaggle sets ``KAGGLE_KERNEL_RUN_TYPE`` (``Interactive`` or ``Batch``) and mounts
-    ``/kaggle/input``; Colab sets ``COLAB_RELEASE_TAG`` / ``COLAB_GPU``.
+    Kaggle sets ``KAGGLE_KERNEL_RUN_TYPE`` (``Interactive`` or ``Batch``) and ``KAGGLE_URL_BASE`` in every kernel
+    (Kaggle's own kagglehub tests the first: ``src/kagglehub/env.py``, ``is_in_kaggle_notebook``); Colab sets
+    ``COLAB_RELEASE_TAG`` / ``COLAB_GPU``.  A ``/kaggle/input`` folder alone is not proof (issue 29: on a shared
+    machine one user's folder would move every other kernel's data folder); it is still searched for datasets on
+    Kaggle (:func:`input_dirs`).  ``kaggle_input`` is kept for callers that pass it.
     """
     env = os.environ if environ is None else environ
-    kaggle_input = KAGGLE_INPUT if kaggle_input is None else kaggle_input
-    if env.get("KAGGLE_KERNEL_RUN_TYPE") or env.get("KAGGLE_URL_BASE") or kaggle_input.is_dir():
+    if env.get("KAGGLE_KERNEL_RUN_TYPE") or env.get("KAGGLE_URL_BASE"):
         return "kaggle"
     if env.get("COLAB_RELEASE_TAG") or "COLAB_GPU" in env or "google.colab" in sys.modules:
         return "colab"

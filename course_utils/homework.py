@@ -18,11 +18,12 @@ folders) is instructor tooling: :mod:`course_utils.tools.authoring`; grading is
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 from . import config
 from .text import clip
@@ -48,6 +49,30 @@ _MISSING = object()
 RAISE_ON_FAIL: bool | None = None
 #: What the checks run in this kernel said, in the order they ran: ``{name: (passed, message)}``.
 RESULTS: dict[str, tuple[bool, str]] = {}
+
+
+#: Where :func:`check` prints its PASS line while :func:`quiet_check` holds the cell's own output back.
+_PASS_STREAM = None
+
+
+@contextlib.contextmanager
+def quiet_check():
+    """Grading wraps each check cell in this (issue 28): what the student's code prints or warns while the check
+    computes its value (a debug ``print``, a NumPy warning) is dropped, and only the check's own ``qN: PASS`` line
+    reaches the output that nbval compares: an honest answer is not failed for a stray line."""
+    global _PASS_STREAM
+    import io
+    import warnings
+
+    before, real = _PASS_STREAM, sys.stdout
+    _PASS_STREAM = real
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        _PASS_STREAM = before
 
 
 def _fail(name: str, message: str) -> None:
@@ -131,7 +156,26 @@ def matches(value: Any, expected: Any, tol: float) -> bool:
     return type(value) is type(expected) and value == expected
 
 
-def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hint: str = "") -> None:
+#: How many times each check has failed in this kernel: a hint given as a list shows one step more each time.
+FAILURES: dict[str, int] = {}
+
+
+def hint_text(name: str, hint: str | Sequence[str]) -> str:
+    """The hint a failing check shows (issue 28): a string as it is (``" Hint: ..."``); a list of hints, from a
+    nudge to the recipe, one step per failure of this check in this kernel (``" Hint 2 of 3: ..."``), so that a
+    student tries before reading the answer's recipe."""
+    if not hint:
+        return ""
+    if isinstance(hint, str):
+        return f" Hint: {hint}"
+    steps = [str(h) for h in hint]
+    shown = min(FAILURES.get(name, 0), len(steps) - 1)
+    more = " (fail again for the next hint)" if shown < len(steps) - 1 else ""
+    return f" Hint {shown + 1} of {len(steps)}: {steps[shown]}{more}"
+
+
+def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0,
+          hint: str | Sequence[str] = "") -> None:
     """Check one homework answer: print exactly ``<name>: PASS``, or its FAIL line (:data:`RAISE_ON_FAIL`: or raise
     :class:`CheckFailed` with it).
 
@@ -144,7 +188,8 @@ def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hi
             points, nested lists; NumPy values are converted) element by element.  Leave it
             out to check a condition: ``value`` must then be true.
         tol: absolute tolerance for every number compared.
-        hint: what the student should do when the check fails (shown in the message).
+        hint: what the student should do when the check fails (shown in the message); or a list of hints, from a
+            nudge to the recipe, shown one more per failure (:func:`hint_text`).
 
     Only ``PASS`` lines are printed, so the output is the same for every correct solution,
     whatever its rounding, and nbval can compare it with the reference.
@@ -153,7 +198,6 @@ def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hi
         raise ValueError(f"a check name is letters, digits and _ . - (like 'q1'), got {name!r}")
     if tol < 0:
         raise ValueError(f"tol must be >= 0, got {tol}")
-    tail = f" Hint: {hint}" if hint else ""
     if callable(value) and not hasattr(value, "shape"):
         try:
             value = value()
@@ -162,7 +206,10 @@ def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hi
             _record(name, error=what)
             todo = (" Not answered yet? Write the answer in the cell above and run it (or Run > Run All Above "
                     "Selected Cell)." if isinstance(exc, NameError) else "")
-            return _fail(name, f"{name}: FAIL - computing your answer raised {what}.{todo}{tail}")
+            if not isinstance(exc, NameError):  # an unanswered question does not use up a hint
+                FAILURES[name] = FAILURES.get(name, 0) + 1
+            return _fail(name, f"{name}: FAIL - computing your answer raised {what}.{todo}"
+                               f"{hint_text(name, hint) if isinstance(exc, NameError) else _used_hint(name, hint)}")
     _record(name, value=value, expected=expected, tol=tol)
     if expected is _MISSING:
         ok = bool(value)
@@ -172,9 +219,19 @@ def check(name: str, value: Any, expected: Any = _MISSING, *, tol: float = 0, hi
         plus = f" (± {tol:g})" if tol else ""
         found = f"got {brief(value)}, expected {brief(expected)}{plus}"
     if not ok:
-        return _fail(name, f"{name}: FAIL - {found}.{tail}")
+        FAILURES[name] = FAILURES.get(name, 0) + 1
+        return _fail(name, f"{name}: FAIL - {found}.{_used_hint(name, hint)}")
     RESULTS[name] = (True, "")
-    print(f"{name}: PASS")
+    print(f"{name}: PASS", file=_PASS_STREAM or sys.stdout)
+
+
+def _used_hint(name: str, hint: str | Sequence[str]) -> str:
+    """The hint of the failure just counted (the first failure shows the first step)."""
+    FAILURES[name] -= 1
+    try:
+        return hint_text(name, hint)
+    finally:
+        FAILURES[name] += 1
 
 
 def exportable(value: Any) -> Any:

@@ -15,10 +15,11 @@ def test_local_by_default(tmp_path):
     assert cenv.detect_platform({}, kaggle_input=tmp_path / "absent") == "local"
 
 
-def test_kaggle_is_detected_from_its_variable_or_its_input_folder(tmp_path):
+def test_kaggle_is_detected_from_its_variables_not_from_a_folder(tmp_path):
     assert cenv.detect_platform({"KAGGLE_KERNEL_RUN_TYPE": "Interactive"}, tmp_path / "absent") == "kaggle"
     (tmp_path / "input").mkdir()
-    assert cenv.detect_platform({}, kaggle_input=tmp_path / "input") == "kaggle"
+    # a /kaggle/input folder alone (a shared machine, a leftover) is not Kaggle (issue 29)
+    assert cenv.detect_platform({}, kaggle_input=tmp_path / "input") == "local"
 
 
 def test_colab_is_detected(tmp_path):

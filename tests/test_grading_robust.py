@@ -21,6 +21,7 @@ from course_utils.tools import kit as grading_kit
 from course_utils.tools import nbrun
 from course_utils.tools import rebuild
 from course_utils.tools import results
+from course_utils.tools import sandbox as sbx
 
 HW0 = authoring.find_homework("hw0_face_detection")
 UNSANDBOXED = "none"
@@ -134,10 +135,10 @@ def test_feedback_never_shows_solution_code_or_the_graders_paths(tmp_path):
     r.error = f"PermissionError: {REPO_ROOT}/course_utils/homework.py"
     results.scrub(r, kit.blocks)
     text = results.write_feedback(r, tmp_path / "jdoe.md").read_text()
-    assert kit.blocks[2] not in text and "<solution code removed>" in text
+    assert kit.blocks[2] not in text and "&lt;solution code removed&gt;" in text  # shown as <solution code removed>
     for secret in (str(Path.home()), sys.prefix, str(REPO_ROOT)):
         assert secret not in text
-    assert "<home>/secret" in text and "<course>/course_utils/homework.py" in text
+    assert "&lt;home&gt;/secret" in text and "&lt;course&gt;/course_utils/homework.py" in text
 
 
 @pytest.fixture
@@ -227,7 +228,7 @@ def test_a_run_imports_the_kits_copy_of_the_library_not_the_repositorys(tmp_path
     lib, work = tmp_path / "lib", tmp_path / "work"
     work.mkdir()
     kit.write_lib(lib)
-    env = nbrun._subprocess_env(str(work), str(lib), "marker")
+    env = nbrun.subprocess_env(str(work), str(lib), "marker")
     code = "import course_utils.homework as h, sys; print(h.__file__, h.__cached__)"
     done = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True)
     module, cached = done.stdout.split()
@@ -301,3 +302,73 @@ def test_a_notebook_saved_in_another_encoding_is_read_not_refused(tmp_path, code
     if note:
         r = results.GradeResult("s", "hw0_face_detection", {"q1": False}, notes=notes)
         assert note in results.format_report(r, sandbox_note=False)
+
+
+def test_the_reference_run_is_cached_under_a_key_that_two_loads_share():
+    # issue 29: compiled files embed the temporary path they were made in; the key must not depend on them
+    home = authoring.find_homework("hw0_face_detection")
+    first, second = grading_kit.Kit.load(home), grading_kit.Kit.load(home)
+    assert any("__pycache__" in n for n in first.files)
+    assert first.reference_key() == second.reference_key()
+
+
+def test_a_second_bulk_run_reuses_the_cached_reference(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    home = authoring.find_homework("hw0_face_detection")
+    first = grading_kit.Kit.load(home)
+    cache = tmp_path / "grading" / f"{home.name}-{first.reference_key()}.json"
+    cache.parent.mkdir(parents=True)
+    cache.write_text(json.dumps({"q1": {"name": "q1", "value": 4, "expected": 4, "tol": 0}}))
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("the solution ran again")
+
+    monkeypatch.setattr(grading_kit, "execute", no_run)
+    again = grading_kit.Kit.load(home)  # a new bulk run reads the kit anew
+    refs = again.reference_values(sbx.Sandbox("none", "test"), cell_timeout=10, timeout=10)
+    assert refs == {"q1": {"name": "q1", "value": 4, "expected": 4, "tol": 0}}
+
+
+def test_a_run_gets_no_file_that_git_ignores(tmp_path):
+    # issue 29: the instructor's own photos (hw3's git-ignored data/) and models saved by running a solution in
+    # place must not be copied into a student's grading run
+    home = authoring.find_homework("hw3_face_identification")
+    if grading_kit.ignored_files(REPO_ROOT) is None:
+        pytest.skip("not a git checkout")
+    private = home.path / "data" / "test_images" / "Instructor_Private_Test"
+    made = not private.exists()
+    private.mkdir(parents=True, exist_ok=True)
+    try:
+        (private / "1.txt").write_text("the instructor's photo")
+        grading_kit._copy_homework_files(home, tmp_path)
+        assert list(tmp_path.rglob("*")) == []
+        kit = grading_kit.Kit.load(home)
+        ignored = grading_kit.ignored_files(REPO_ROOT)
+        assert not [name for name in kit.files if grading_kit._is_ignored(name, ignored) and "__pycache__" not in name]
+    finally:
+        if made:
+            shutil.rmtree(private)
+
+
+def test_a_run_gets_a_cgroup_v2_of_its_own_where_there_is_one(tmp_path):
+    # issue 29: where cgroup v2 offers cpu, memory and pids, each run gets memory.max, pids.max and cpu.max;
+    # where it does not (cgroup v1, no delegation), no cgroup, and the grader's watchdog and CPU pinning stand in
+    root = tmp_path / "cgroup"
+    root.mkdir()
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (root / "cgroup.subtree_control").write_text("")
+    group = sbx.Cgroup.create(6 << 30, 512, cpus=1, root=root)
+    assert group is not None and group.path.parent == root
+    assert (root / "cgroup.subtree_control").read_text() == "+cpu +memory +pids"
+    assert [(group.path / f).read_text() for f in ("memory.max", "pids.max", "cpu.max")] == [
+        str(6 << 30), "512", "100000 100000"]
+    group.enter()
+    assert (group.path / "cgroup.procs").read_text() == "0"
+    for f in group.path.iterdir():  # a real cgroup's files vanish with it
+        f.unlink()
+    group.remove()
+    assert not group.path.exists()
+    (root / "cgroup.controllers").write_text("cpuset io\n")
+    assert sbx.Cgroup.create(6 << 30, 512, root=root) is None
+    assert sbx.Cgroup.create(6 << 30, 512, root=tmp_path / "absent") is None
+    assert not sbx.cgroups_usable(root)

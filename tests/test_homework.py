@@ -287,7 +287,7 @@ def test_graded_notebook_takes_only_the_answer_code_from_a_submission(reference,
     assert notes == ["answers matched by cell ids"] and flags == []
     for g, ref in zip(graded.cells, reference.cells):
         if nbk.is_check(g):
-            assert g.source == ref.source and g.outputs == nbk.pass_output(nbk.check_names(ref))
+            assert g.source == rebuild.quiet_source(ref.source) and g.outputs == nbk.pass_output(nbk.check_names(ref))
         elif g.cell_type == "code":
             assert g.outputs == [] and g.execution_count is None
             if not nbk.is_solution(g):

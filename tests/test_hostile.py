@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import json
+import re
 import socket
 import sys
 import threading
@@ -21,6 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils import detection
 from course_utils.tools import authoring
 from course_utils.tools import grading
 from course_utils.tools import nbrun
@@ -114,12 +117,72 @@ def attacks(subs: Path, out: Path, port: int, tag: str) -> dict[str, tuple[str, 
             "with open(os.environ.get(h.RECORD_ENV, 'x.jsonl'), 'a') as f:\n"
             "    for q in ('q1', 'q2', 'q3', 'q4', 'q5'):\n"
             "        f.write(json.dumps({'name': q, 'value': True}) + '\\n')")}, 0.0),
+        # issue 28: attacks the visible checks cannot see; the hidden checks (homework/*/hidden_checks.py) do
+        "wrapping_checker": ("rebind cu to a wrapper whose check hands the checker the expected value", {
+            **CORRECT, "q1-answer": CORRECT["q1-answer"] + (
+                "\nimport types\n_real = cu\n"
+                "cu = types.SimpleNamespace(**{k: getattr(_real, k) for k in dir(_real) if not k.startswith('__')})\n"
+                "cu.check = lambda name, value, expected=None, **k: _real.check(name, expected, expected, **k)\n"),
+            **{f"q{i}-answer": "..." for i in range(2, 6)}}, 0.2),
+        "appended_record": ("append passing records to the record file and replace the checker", {"q1-answer": (
+            "import json, os\n"
+            "for q in ('q1', 'q2', 'q3', 'q4', 'q5'):\n"
+            "    open(os.environ['COURSE_CHECK_RECORD'], 'a').write(json.dumps({'name': q, 'value': True}) + '\\n')\n"
+            "vars(cu)['check'] = lambda name, *a, **k: print(name + ': PASS')")}, 0.0),
+        "hard_coded": ("paste the expected values (q1's counts, q3's centre) instead of computing them", {
+            **CORRECT, "q1-answer": "n_faces = 4\ncounts = [2, 3, 3, 1, 1]\nfaces = cu.detect_faces(cu.load_sample(SAMPLE))",
+            "q3-answer": "class _Big:\n    center = (524, 277)\n\n\nbig = _Big()"}, 0.6),
+        "library_calls": ("call the library's versions of the functions to write", {
+            **CORRECT, "q2-answer": "def iou(a, b):\n    return float(cu.box_iou(a, [b])[0])",
+            "q4-answer": "def nms(boxes, scores, t):\n    return cu.nms(boxes, scores, t)",
+            "q5-answer": "def similarity(src, dst):\n    return cu.alignment.similarity_transform(src, dst)"}, 0.4),
+        "library_in_disguise": ("reach the library by getattr and other packages (torchvision, scikit-image)", {
+            **CORRECT, "q2-answer": "def iou(a, b):\n    return float(getattr(cu, 'box' + '_iou')(a, [b])[0])",
+            "q4-answer": ("import torch\nimport torchvision\n\n\ndef nms(boxes, scores, t):\n"
+                          "    return torchvision.ops.nms(torch.tensor(boxes), torch.tensor(scores), t).tolist()"),
+            "q5-answer": ("from skimage import transform as T\n\n\ndef similarity(src, dst):\n"
+                          "    t = getattr(T, 'Similarity' + 'Transform')()\n    t.estimate(src, dst)\n"
+                          "    return t.params[:2]")}, 0.4),
+        "pasted_lesson": ("paste lesson 02's NMS code as the answer", {
+            **CORRECT, "q4-answer": lesson_function("02_face_detection", "nms_min").replace("nms_min", "nms")}, 0.8),
+        "copied_library": ("paste the library's nms under other names", {
+            **CORRECT, "q4-answer": "from course_utils.detection import box_iou\n\n\n" + inspect.getsource(
+                detection.nms).replace("def nms(", "def nms(").replace("keep", "kept")}, 0.8),
+        # issue 29: what the sandbox wrote is untrusted; what a submission prints is text, not markup or escapes
+        "report_links": ("replace the log by a link to /etc/shadow and nbval's report by a dangling link", {
+            "q1-answer": ("import os\n"
+                          "for name, target in (('.pytest.log', '/etc/shadow'), ('.junit.xml', '/nonexistent')):\n"
+                          "    try:\n        os.remove(name)\n    except OSError:\n        pass\n"
+                          "    os.symlink(target, name)")}, 0.0),
+        "fifo_record": ("swap the record file for a FIFO once the checks have run", {**CORRECT, "q1-answer": (
+            CORRECT["q1-answer"] + "\nimport os, threading, time\n\n\ndef _swap():\n"
+            "    rec = os.environ.get('COURSE_CHECK_RECORD', '')\n"
+            "    while rec and not (os.path.exists(rec) and open(rec).read().count('\\n') >= 5):\n"
+            "        time.sleep(0.1)\n"
+            "    os.remove(rec)\n    os.mkfifo(rec)\n\n\n"
+            "threading.Thread(target=_swap, daemon=True).start()")}, 1.0),
+        "forged_output": ("markup, table pipes and terminal escapes in its error text", {"q1-answer": (
+            "raise RuntimeError('<img src=x onerror=alert(1)> | q2 | PASS |\\n| q3 | PASS |\\x1b]0;pwned\\x07'\n"
+            "                   '\\x1b[2K\\r[  1/9] honest  5/5  <script>alert(1)</script> [link](http://x)')")}, 0.0),
+        "cpu_burners": ("start eight CPU burners (20 s each) in sessions of their own, then answer honestly", {
+            **CORRECT, "q1-answer": (
+                "import subprocess, sys\n"
+                "burn = 'import time\\nt = time.time()\\nwhile time.time() < t + 20: pass'\n"
+                "for _ in range(8):\n"
+                "    subprocess.Popen([sys.executable, '-c', burn], start_new_session=True)\n"
+                + CORRECT["q1-answer"])}, 1.0),
         "network": ("connect to a service of the grader's machine (no route out: loopback only)", {"q1-answer": (
             "import socket\n"
             f"socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
             "assert [n for _, n in socket.if_nameindex() if n != 'lo'], 'no interface out'\n"
             "n_faces = 4")}, 0.0),
     }
+
+
+def lesson_function(lesson: str, name: str) -> str:
+    """The code cell of a lesson that defines ``name`` (what a student could paste)."""
+    nb = nbformat.read(str(REPO / "notebooks" / f"{lesson}.ipynb"), as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and f"def {name}(" in c.source)
 
 
 def _sha(path: Path) -> str:
@@ -160,6 +223,7 @@ def grade_all(tmp_path_factory) -> dict:
     write("=HYPERLINK(0)", {})  # a name that a spreadsheet would run
     write("jdoe", {})
     write("jdoe (1)", {})
+    write("new\nline\x1b[2K", {})  # a file name with a line break and a terminal escape
     (subs / "eve.ipynb").symlink_to("/etc/passwd")  # a symbolic link to a system file
     (subs / "folder.ipynb").mkdir()
     watched = [REPO / "course_utils" / "homework.py", HW0.solution, HW0.template, subs / "honest.ipynb"]
@@ -202,11 +266,34 @@ def test_attacks_on_the_checker_score_zero_by_the_verdict_outside_the_kernel(run
     # each printed PASS in its own kernel; the grader's process judged the recorded values instead
     for name in ("alias_checker", "code_object", "ipython_rewrites_cells", "fake_record"):
         r = run["results"][name]
-        assert r.score == 0 and any("printed PASS" in f for f in r.flags), (name, r.flags)
-    for name, check in (("empty_inputs", "q2"), ("patched_module", "q5")):
+        assert r.score == 0 and r.flags, (name, r.flags)
+    # a replaced checker's PASS line, printed inside the graded check cell, never reaches the compared output
+    # (homework.quiet_check, issue 28); a cell rewritten whole prints it, and the verdict outside fails it
+    assert any("printed PASS" in f for f in run["results"]["ipython_rewrites_cells"].flags)
+    for name, check, said in (("empty_inputs", "q2", "does not match the reference"),
+                              ("patched_module", "q5", "uses similarity_transform from a library")):
         r = run["results"][name]
         assert (r.passed, r.checks[check]) == (4, False), name
-        assert "does not match the reference" in r.messages[check], r.messages[check]
+        assert said in r.messages[check], r.messages[check]
+
+
+def test_attacks_on_the_visible_checks_fail_the_hidden_ones(run):
+    # issue 28: each attack's questions score 0 and the feedback names why; the honest parts keep their marks
+    expected = {"wrapping_checker": ("q2", "q3", "q4", "q5"), "appended_record": ("q1", "q2", "q3", "q4", "q5"),
+                "hard_coded": ("q1", "q3"), "library_calls": ("q2", "q4", "q5"),
+                "library_in_disguise": ("q2", "q4", "q5"), "pasted_lesson": ("q4",), "copied_library": ("q4",)}
+    for name, failed in expected.items():
+        r = run["results"][name]
+        assert sorted(q for q, ok in r.checks.items() if not ok) == list(failed), (name, r.checks, r.messages)
+    for name in ("library_calls", "library_in_disguise"):
+        for q in ("q2", "q4", "q5"):
+            message = run["results"][name].messages[q]
+            assert "asks you to write yourself" in message or "ForbiddenCall" in message, (name, q, message)
+    assert "0 for this question" in run["results"]["copied_library"].messages["q4"]
+    for q in ("q1", "q3"):
+        assert "hidden check" in run["results"]["hard_coded"].messages[q]
+    feedback = (run["out"].parent / "feedback" / "library_in_disguise.md").read_text()
+    assert "skimage.transform.SimilarityTransform" in feedback and "hidden check" in feedback
 
 
 def test_attacks_on_files_outside_their_sandbox_changed_nothing(run):
@@ -220,7 +307,7 @@ def test_no_process_outlives_grading_and_the_gradebook_stays_intact(run):
     assert nbrun.processes_with("TAG", run["tag"]) == []
     assert run["out"].read_text() == run["gradebook"] != "hacked"
     rows = list(csv.DictReader(run["out"].open()))
-    assert len(rows) == len(run["table"]) + 5  # every attack, honest, source_is_number, =HYPERLINK, jdoe x2
+    assert len(rows) == len(run["table"]) + 6  # every attack, honest, source_is_number, =HYPERLINK, jdoe x2, new-line
 
 
 def test_limits_and_network(run):
@@ -229,6 +316,22 @@ def test_limits_and_network(run):
         assert run["results"][name].score == 0, name
     assert "MemoryError" in run["results"]["memory_bomb"].messages["q1"]
     assert "File too large" in run["results"]["huge_file"].messages["q1"]
+
+
+def test_what_the_sandbox_wrote_is_read_as_untrusted_text(run):
+    # issue 29: no file of the grader's machine through a link, no stalled bulk run, no forged markup or lines
+    everything = run["gradebook"] + "".join(p.read_text() for p in (run["out"].parent / "feedback").glob("*.md"))
+    everything += (run["out"].parent / "report.txt").read_text()
+    assert "root:" not in everything and "\x1b" not in everything
+    markdown = "".join(p.read_text() for p in (run["out"].parent / "feedback").glob("*.md"))
+    assert "<img" not in markdown and "<script>" not in markdown  # the CSV is not markup: formulas only
+    assert run["results"]["report_links"].score == 0
+    assert run["results"]["fifo_record"].passed == 5  # honest answers; the FIFO did not stall the run
+    feedback = (run["out"].parent / "feedback" / "forged_output.md").read_text()
+    rows = [ln for ln in feedback.splitlines() if ln.startswith("| q")]
+    assert len(rows) == 5 and all(len(re.findall(r"(?<!\\)\|", ln)) == 4 for ln in rows), rows  # no forged cells
+    assert "&lt;img" in feedback and "\\| q2 \\| PASS" in feedback
+    assert any(r.student.startswith("new line") for r in run["bulk"])
 
 
 def test_feedback_carries_no_environment_and_no_solution(run):

@@ -68,8 +68,10 @@ def test_release_has_no_solution_code_anywhere(built):
 def test_release_leaves_out_solutions_answer_sets_and_instructor_tests(built):
     out = built.out
     assert sorted(p.name for p in (out / "homework").glob("*/*.ipynb")) == ["template.ipynb"] * 4
-    for rel in ("homework/instructor_answers.py", "tests/test_hw1_emotion.py", "tests/test_hw_lessons.py"):
+    for rel in ("homework/instructor_answers.py", "tests/test_hw1_emotion.py", "tests/test_hw_lessons.py",
+                "homework/hw0_face_detection/hidden_checks.py", "homework/hw3_face_identification/hidden_checks.py"):
         assert rel in built.left_out and not (out / rel).exists()
+    assert not list(out.rglob("hidden_checks.py"))  # issue 28: no hidden check reaches students
     assert "CORRECT" in (out / "homework" / "make_demo_submissions.py").read_text()  # defined, as None
     assert json.loads((out / release.MARKER).read_text())["edition"] == "student release"
     grader = "course_utils/tools/grading.py"

@@ -131,3 +131,65 @@ def test_detect_says_why_there_is_no_sandbox(monkeypatch):
     assert "bwrap is not installed" in box.why and "unshare is not installed" in box.why
     assert "apt-get install bubblewrap" in box.why
     assert box.describe().startswith("NOT sandboxed")
+
+
+@pytest.mark.parametrize("base", ["/tmp", "/home", "/opt"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_python_environment_under_tmp_home_or_opt_runs_in_the_sandbox(kind, base, tmp_path):
+    # issue 29: the unshare sandbox mounted its empty /tmp and /home over an environment kept there
+    if not os.access(base, os.W_OK):
+        pytest.skip(f"{base} is not writable here")
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="course-venv-", dir=base))
+    try:
+        venv = folder / "venv"
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+        code = f"from course_utils.tools import sandbox as s; print(s._probe(s.Sandbox({kind!r})) or 'isolated')"
+        done = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                              timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)}, cwd=tmp_path)
+        assert done.stdout.strip() == "isolated", done.stdout + done.stderr[-600:]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sandboxed(kind: str, code: str, tmp_path: Path, timeout: float = 120) -> tuple[int, str, str]:
+    lib, work = tmp_path / "lib", tmp_path / "work"
+    for folder in (lib, work):
+        folder.mkdir(exist_ok=True)
+    os.chmod(tmp_path, 0o755)
+    out = tmp_path / "out.txt"
+    with out.open("wb") as f:
+        status, error = nbrun.run_sandboxed([sys.executable, "-I", "-c", code], work=work, lib=lib,
+                                            sandbox=sbx.Sandbox(kind), env={"PATH": "/usr/bin:/bin"},
+                                            timeout=timeout, stdout=f, stderr=subprocess.STDOUT)
+    return status, error, out.read_text()
+
+
+def test_a_run_uses_only_its_workers_cpus(kind, tmp_path):
+    # issue 29: CPU burners in their own sessions slowed every classmate; a bulk worker's runs keep to its CPUs
+    nbrun.WORKER.cpus = {sorted(os.sched_getaffinity(0))[0]}
+    try:
+        status, error, out = _sandboxed(kind, "import os, subprocess, sys\n"
+                                              "print(sorted(os.sched_getaffinity(0)))\n"
+                                              "subprocess.run(['setsid', sys.executable, '-c', "
+                                              "'import os; print(sorted(os.sched_getaffinity(0)))'])", tmp_path)
+    finally:
+        nbrun.WORKER.cpus = None
+    first = sorted(os.sched_getaffinity(0))[0]
+    assert (status, error) == (0, "") and out.split() == [f"[{first}]", f"[{first}]"], out
+
+
+def test_a_run_whose_processes_together_hold_too_much_memory_is_stopped(kind, tmp_path, monkeypatch):
+    # issue 29: three processes of 1 GiB each stay under the per-process limit; together they are stopped
+    monkeypatch.setattr(nbrun, "RUN_MEMORY_BYTES", 2 << 30)
+    code = ("import subprocess, sys, time\n"
+            "hog = 'import time; b = bytearray(1 << 30); b[::4096] = b\"x\" * len(b[::4096]); time.sleep(60)'\n"
+            "kids = [subprocess.Popen(['setsid', sys.executable, '-c', hog]) for _ in range(3)]\n"
+            "time.sleep(60)")
+    started = time.monotonic()
+    status, error, _ = _sandboxed(kind, code, tmp_path)
+    assert status == -9 and "together used more than 2 GiB of memory" in error, error
+    assert time.monotonic() - started < 45
+

@@ -20,7 +20,11 @@ How one submission is graded (:func:`grade_submission`), each step in a module o
    in the grader's own process (the reference values come from running the solution once, in the
    same sandbox); score = passed / total.  A run that changed its copy of the library, or
    (unsandboxed) the repository, scores 0 and is flagged.
-4. :mod:`.results`: the grade, scrubbed of solution code and the grader's paths.
+4. :mod:`.hidden`: where the homework has hidden checks (``homework/<hw>/hidden_checks.py``, instructor
+   only), the answer cells run again in a new sandboxed process on inputs made from a secret seed, with the
+   library functions a question asks the student to write turned into tripwires; the grader compares the
+   values with the solution's on the same inputs.  A question passes only if both checks pass.
+5. :mod:`.results`: the grade, scrubbed of solution code and the grader's paths.
 
 Bulk grading (:func:`grade_folder`) runs several of these at once (one pytest process each),
 refuses to run without a sandbox unless asked, and writes a gradebook CSV, one feedback file per
@@ -31,16 +35,17 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import os
+import queue
 import re
 import sys
 import time
 from pathlib import Path
 
-from ..text import clip
+from ..text import clip, plain
 from . import authoring
 from . import notebook as nbk
 from . import sandbox as sbx
-from . import shards, verdict
+from . import hidden, nbrun, shards, verdict
 from .kit import Kit, execute
 from .nbrun import CRASH_CAUSES, KERNEL_DIED, NOT_RUN
 from .rebuild import SubmissionError, build_graded_notebook, read_submission
@@ -87,7 +92,8 @@ def grade_submission(homework: str | Path | authoring.Homework | Kit, submission
     if not result.error:
         try:
             references = kit.reference_values(sandbox, cell_timeout=cell_timeout, timeout=notebook_timeout)
-            cells, result.error, tampered, records, problems = execute(
+            kit.hidden_values(sandbox, timeout=notebook_timeout)
+            cells, result.error, tampered, records, problems, (probes, probe_error) = execute(
                 kit, graded, sandbox=sandbox, cell_timeout=cell_timeout, timeout=notebook_timeout, keep=keep)
             _score_cells(result, graded, cells)
             result.notes += problems
@@ -95,6 +101,7 @@ def grade_submission(homework: str | Path | authoring.Homework | Kit, submission
                 result.notes.append(kit.reference_note)
             else:
                 verdict.apply(result.checks, result.messages, result.flags, records, references)
+            _hidden_verdict(result, kit, graded, probes, probe_error)
             if tampered:
                 zero(result, f"changed the grader's copy of the course library during grading "
                              f"({', '.join(tampered[:3])})")
@@ -113,6 +120,19 @@ def grade_submission(homework: str | Path | authoring.Homework | Kit, submission
     scrub(result, kit.blocks)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _hidden_verdict(result: GradeResult, kit: Kit, graded, probes: dict, probe_error: str) -> None:
+    """Fold the hidden checks (:mod:`.hidden`) into ``result``: or say why there are none."""
+    if kit.hidden_spec is None:
+        return
+    if kit.hidden_reference is None:
+        result.notes.append(kit.hidden_note or "hidden checks not run")
+        return
+    if probe_error and not result.error:
+        result.notes.append(f"hidden checks: {probe_error}")
+    hidden.apply(kit.hidden_spec, hidden.answer_sources(graded), probes, kit.hidden_reference, kit.fingerprints,
+                 result.checks, result.messages, result.flags)
 
 
 def _score_cells(result: GradeResult, graded, cells: dict[int, tuple[bool, str]]) -> None:
@@ -139,8 +159,9 @@ def _score_cells(result: GradeResult, graded, cells: dict[int, tuple[bool, str]]
 
 
 def _stem(name: str) -> str:
-    """A submission's student name: the file name without its ``.ipynb`` (any case)."""
-    return name[:-len(".ipynb")] if name.lower().endswith(".ipynb") else name
+    """A submission's student name: the file name without its ``.ipynb`` (any case), without control characters
+    or line breaks (a file name can hold them: issue 29)."""
+    return plain(name[:-len(".ipynb")] if name.lower().endswith(".ipynb") else name)
 
 
 _COPY_MARKS = re.compile(r"(\s*\(\d+\)|[\s_-]*copy(\s*\d+)?|[\s_-]+v?\d+|[\s_-]+final)+$", re.IGNORECASE)
@@ -161,12 +182,36 @@ class BulkResults(list):
     sandbox: sbx.Sandbox
 
 
+def cpu_shares(workers: int) -> list[set[int] | None]:
+    """The CPUs of each of ``workers`` grading workers: this process's CPUs dealt out in turn (a worker gets at
+    least one; with more workers than CPUs, workers share); ``None`` (no pinning) for one worker or where the
+    system cannot pin."""
+    if workers < 2 or not hasattr(os, "sched_getaffinity"):
+        return [None] * max(workers, 1)
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return [None] * workers
+    if workers >= len(cpus):
+        return [{cpus[k % len(cpus)]} for k in range(workers)]
+    return [{cpus[i] for i in range(len(cpus)) if i % workers == k} for k in range(workers)]
+
+
+def fairness(shares: list[set[int] | None], cgroups: bool) -> str:
+    """What the bulk report says of how classmates' runs share the machine (homework/README.md, the sandbox)."""
+    memory = f"a run whose processes together hold over {nbrun.RUN_MEMORY_BYTES >> 30} GiB is stopped"
+    pinned = ("each worker's runs keep to its CPUs (" + "; ".join(",".join(map(str, sorted(s))) for s in shares) + ")"
+              if shares and shares[0] is not None else "one worker: runs not pinned to CPUs")
+    groups = ("each run in a cgroup v2 of its own (memory.max, pids.max, cpu.max)" if cgroups else
+              "no cgroup v2 here: CPU time and processes are limited per process and per user only")
+    return f"Sharing: {pinned}; {memory}; {groups}"
+
+
 def find_submissions(folder: Path) -> tuple[list[Path], list[str]]:
     """The notebooks to grade in ``folder`` (``*.ipynb`` in any case, regular files only) and a
     line for each entry that is not graded, saying why."""
     paths, skipped = [], []
     for entry in sorted(folder.iterdir()):
-        name, is_nb = entry.name, entry.name.lower().endswith(".ipynb")
+        name, is_nb = plain(entry.name), entry.name.lower().endswith(".ipynb")
         if entry.is_symlink():
             skipped.append(f"{name}: a symbolic link, not followed (copy the file itself into the folder)")
         elif entry.is_dir():
@@ -237,7 +282,14 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
             print(f"  not graded: {line}", flush=True)
     started = time.perf_counter()
 
+    shares = cpu_shares(workers)
+    free = queue.Queue()
+    for share in shares:
+        free.put(share)
+
     def one(path: Path) -> GradeResult:
+        share = free.get()  # this worker's CPUs: a CPU burner slows its own grading only (issue 29)
+        nbrun.WORKER.cpus = share
         try:
             return grade_submission(kit, path, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
                                     sandbox=box)
@@ -247,6 +299,9 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
             r.messages = {n: r.error for n in r.checks}
             scrub(r, kit.blocks)
             return r
+        finally:
+            nbrun.WORKER.cpus = None
+            free.put(share)
 
     # Each task waits on its own pytest process, so threads are enough to run them in parallel.
     with cf.ThreadPoolExecutor(max_workers=workers) as pool:
@@ -270,7 +325,8 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
     write_gradebook(results, out)
     per = f"{total / len(results):.1f} s per submission" if results else "no submission in this shard"
     report = [f"{home.name}: {len(results)} graded" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
-              + f", {box.describe()}", f"{total:.1f} s with {workers} worker(s), {per}", ""]
+              + f", {box.describe()}", f"{total:.1f} s with {workers} worker(s), {per}",
+              fairness(shares, box.isolated and sbx.cgroups_usable()), ""]
     report += ["Not graded:"] + [f"  {s}" for s in skipped] + [""] if skipped else []
     report += ["Likely the same student (review by hand):"] + [f"  {', '.join(g)}" for g in results.duplicates] \
         if results.duplicates else []

@@ -20,11 +20,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import authoring
+from . import authoring, hidden, verdict
 from . import notebook as nbk
 from . import sandbox as sbx
-from . import verdict
-from .nbrun import PASS_THROUGH, SANITIZE_FILE, run_nbval
+from .nbrun import PASS_THROUGH, SANITIZE_FILE, run_nbval, subprocess_env
 from .rebuild import build_graded_notebook
 from .results import atomic_write
 
@@ -36,12 +35,32 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def ignored_files(root: Path) -> set[str] | None:
+    """The paths under ``root`` that git ignores (a folder git ignores whole ends with ``/``), or None where git
+    cannot say (no git, not a checkout): what must never reach a grading run (issue 29: an instructor's own test
+    photos, models saved by running a solution in place)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--others", "--ignored", "--exclude-standard",
+                              "--directory"], capture_output=True, check=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {p for p in out.decode("utf-8", "replace").split("\0") if p}
+
+
+def _is_ignored(rel: str, ignored: set[str]) -> bool:
+    return rel in ignored or any(rel.startswith(d) for d in ignored if d.endswith("/"))
+
+
 def _kit_sources(home: authoring.Homework) -> dict[str, Path]:
     """What a grading run may see, by its path under the run's ``lib`` folder: the course's
     library, its data (sample and real faces; not this machine's cache) and models, the sanitize
-    file.  Never a notebook of ``homework/``.  The library is copied whole, :mod:`course_utils.tools`
-    too: the run's pytest loads its plugin (:mod:`.nbrun`) from this copy."""
+    file; never what git ignores (a cache, an instructor's private files).  Never a notebook of
+    ``homework/``.  The library is copied whole, :mod:`course_utils.tools` too: the run's pytest loads its
+    plugin (:mod:`.nbrun`) from this copy."""
     root = Path(__file__).resolve().parents[2]
+    ignored = ignored_files(root) or set()
     files = {f"course_utils/{p.relative_to(root / 'course_utils')}": p
              for p in (root / "course_utils").rglob("*.py") if "__pycache__" not in p.parts}
     local = ("cache",)  # data/cache: downloads and conversions of this machine, not the course's
@@ -50,6 +69,7 @@ def _kit_sources(home: authoring.Homework) -> dict[str, Path]:
     training = ("checkpoint.keras", "*.h5", "*.h5.json", "train*.log")  # by-products, as in .gitignore
     files |= {str(p.relative_to(root)): p for p in (root / "models").rglob("*")
               if p.is_file() and not p.is_symlink() and not any(p.match(t) for t in training)}
+    files = {rel: p for rel, p in files.items() if not _is_ignored(rel, ignored)}
     files[f"homework/{SANITIZE_FILE.name}"] = SANITIZE_FILE
     return files
 
@@ -93,6 +113,11 @@ class Kit:
     seen: dict[str, str] = field(default_factory=dict)  # the originals' hashes when last looked at
     references: dict[str, dict] | None = None  # check name -> the solution's record (see verdict)
     reference_note: str = ""                   # why there are no reference values, if there are none
+    hidden_spec: hidden.Spec | None = None     # the hidden checks (instructor only; None in a student release)
+    seed: int = field(default_factory=hidden.secret_seed)  # their inputs' secret seed, one per kit
+    hidden_reference: dict[str, object] | None = None  # probe name -> the solution's value on the hidden inputs
+    hidden_note: str = ""                      # why the hidden checks are not used, if they are not
+    fingerprints: dict[str, str] = field(default_factory=dict)  # the lessons' and library's functions (copies)
     _reference_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -109,8 +134,10 @@ class Kit:
         blocks = [b for src in answers for b in authoring.solution_blocks(src)]
         data.pop(f"reference/{home.reference.name}")
         data |= _bytecode({n: b for n, b in data.items() if n.startswith("course_utils/") and n.endswith(".py")})
+        spec = hidden.Spec.load(home.path) if home.has_solution else None
         return cls(home, reference, names, data, originals, {n: _sha(b) for n, b in data.items()} | {
-            f"reference/{home.reference.name}": _sha(home.reference.read_bytes())}, blocks)
+            f"reference/{home.reference.name}": _sha(home.reference.read_bytes())}, blocks, hidden_spec=spec,
+            fingerprints=hidden.course_fingerprints(Path(__file__).resolve().parents[2]) if spec else {})
 
     def write_lib(self, lib: Path) -> None:
         """A read-only copy of the kit's files in ``lib`` (the run's ``PYTHONPATH``)."""
@@ -152,6 +179,14 @@ class Kit:
                     self.seen[name] = now
         return bad
 
+    def reference_key(self) -> str:
+        """What the cached reference values depend on: the kit's sources (not their compiled files, which embed the
+        temporary path they were compiled in), the homework's files a run gets, the numeric settings and Python."""
+        settings = {k: os.environ.get(k, "") for k in PASS_THROUGH if k != "COURSE_GRADE_TAG"}
+        data = [(str(q.relative_to(self.home.path)), _sha(q.read_bytes())) for q in homework_files(self.home)]
+        sources = sorted((n, h) for n, h in self.hashes.items() if "__pycache__" not in n)
+        return _sha(json.dumps([sources, data, settings, sys.version]).encode())[:20]
+
     def reference_values(self, sandbox: sbx.Sandbox, *, cell_timeout: float, timeout: float) -> dict[str, dict] | None:
         """The reference values of the checks (:mod:`course_utils.tools.verdict`): the solution run
         once in a fresh folder like a submission, cached on disk by the hashes of everything it
@@ -164,10 +199,7 @@ class Kit:
                 self.reference_note = ("no solution here (a student's copy): each check's PASS is the notebook's own "
                                        "word, not judged by the grader")
                 return None
-            settings = {k: os.environ.get(k, "") for k in PASS_THROUGH if k != "COURSE_GRADE_TAG"}
-            data = sorted((str(q.relative_to(self.home.path)), _sha(q.read_bytes())) for q in self.home.path.rglob("*")
-                          if q.is_file() and not q.is_symlink() and q.suffix != ".ipynb")  # what the solution reads
-            key = _sha(json.dumps([sorted(self.hashes.items()), data, settings, sys.version]).encode())[:20]
+            key = self.reference_key()
             from ..download import default_data_dir
 
             cache = default_data_dir() / "grading" / f"{self.home.name}-{key}.json"
@@ -177,8 +209,8 @@ class Kit:
             except (OSError, ValueError):
                 pass
             graded, _, _ = build_graded_notebook(self.reference, self.reference)
-            cells, error, _, records, _ = execute(self, graded, sandbox=sandbox, cell_timeout=cell_timeout,
-                                                  timeout=timeout)
+            cells, error, _, records, _, _ = execute(self, graded, sandbox=sandbox, cell_timeout=cell_timeout,
+                                                     timeout=timeout)
             refs, missing = verdict.reference_values(records, self.names)
             failed = [n for n, (ok, _) in cells.items() if not ok]
             if error or failed or missing:
@@ -194,24 +226,71 @@ class Kit:
             return refs
 
 
+    def hidden_values(self, sandbox: sbx.Sandbox, *, timeout: float) -> dict[str, object] | None:
+        """The reference solution's values on this kit's hidden inputs (:mod:`.hidden`), computed once per kit
+        (the seed is new each time: never cached on disk); None without hidden checks or when the solution's
+        probes fail here (``hidden_note`` says why)."""
+        with self._reference_lock:
+            if self.hidden_spec is None or self.hidden_reference is not None or self.hidden_note:
+                return self.hidden_reference
+            graded, _, _ = build_graded_notebook(self.reference, self.reference)
+            records, error = run_hidden(self, hidden.answer_sources(graded), sandbox=sandbox, timeout=timeout)
+            values, problems = hidden.reference_values(self.hidden_spec, records)
+            if error or problems:
+                self.hidden_note = f"hidden checks not used: {error or '; '.join(problems)}"
+                return None
+            self.hidden_reference = values
+            return values
+
+
+def run_hidden(kit: Kit, answers: dict[str, str], *, sandbox: sbx.Sandbox, timeout: float):
+    """Run the kit's hidden checks on ``answers`` in a fresh folder with a read-only copy of the kit: the
+    records by probe name and the run's error."""
+    with tempfile.TemporaryDirectory(prefix="course-hidden-", ignore_cleanup_errors=True) as tmp:
+        lib, work = Path(tmp) / "lib", Path(tmp) / "work"
+        os.chmod(tmp, 0o755)
+        kit.write_lib(lib)
+        inside = (sbx.LIB_MOUNT, sbx.WORK_MOUNT) if sandbox.isolated else (str(lib), str(work))
+        env = subprocess_env(inside[1], inside[0])
+        try:
+            return hidden.run(kit.hidden_spec, answers, kit.seed, lib=lib, folder=work, sandbox=sandbox, env=env,
+                              timeout=timeout, homework=kit.home.name)
+        finally:
+            make_removable(Path(tmp))
+
+
+def homework_files(home: authoring.Homework) -> list[Path]:
+    """The files of a homework's folder that a grading run gets: every file but its notebooks, README, hidden checks
+    and links, and **never** what git ignores there (issue 29: the instructor's own photos in hw3's ``data/``, a
+    model saved by running the solution in place); without git, none (the course's homework read their data from
+    the kit)."""
+    root = Path(__file__).resolve().parents[2]
+    ignored = ignored_files(root)
+    if ignored is None:
+        return []
+    found = []
+    for p in sorted(home.path.rglob("*")):
+        rel = p.relative_to(home.path)
+        if not (p.is_dir() or p.is_symlink() or p.suffix == ".ipynb" or any(part.startswith(".") for part in rel.parts)
+                or rel.parts[0] in ("README.md", hidden.SPEC_NAME) or "__pycache__" in rel.parts
+                or _is_ignored(str(p.relative_to(root)), ignored)):
+            found.append(p)
+    return found
+
+
 def _copy_homework_files(home: authoring.Homework, workdir: Path) -> None:
-    """Data the homework needs (every file but its notebooks, README, links) into ``workdir``."""
-    for p in home.path.iterdir():
-        if (p.suffix == ".ipynb" or p.name.startswith(".") or p.is_symlink()
-                or p.name in ("README.md", "__pycache__")):
-            continue
-        dest = workdir / p.name
-        if p.is_dir():
-            shutil.copytree(p, dest, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb", ".*"))
-        else:
-            shutil.copy2(p, dest)
+    """The homework's own data (:func:`homework_files`) into ``workdir``."""
+    for p in homework_files(home):
+        dest = workdir / p.relative_to(home.path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(p, dest)
 
 
 def execute(kit: Kit, graded, *, sandbox: sbx.Sandbox, cell_timeout: float, timeout: float,
             keep: Path | None = None):
     """Run ``graded`` in a fresh folder with a read-only copy of the kit; return nbval's per-cell
-    results, the overall error, the kit files the run changed, the checks' records and what was
-    wrong with them."""
+    results, the overall error, the kit files the run changed, the checks' records, what was
+    wrong with them, and the hidden checks' records and error (:mod:`.hidden`; empty without them)."""
     import nbformat
 
     with tempfile.TemporaryDirectory(prefix="course-grade-", ignore_cleanup_errors=True) as tmp:
@@ -227,8 +306,13 @@ def execute(kit: Kit, graded, *, sandbox: sbx.Sandbox, cell_timeout: float, time
         records, problems = verdict.read_records(work / verdict.RECORD_NAME)
         if keep is not None:
             shutil.copytree(work, keep, dirs_exist_ok=True, symlinks=True)
+            if (Path(tmp) / "work.pytest.log").is_file():
+                shutil.copy(Path(tmp) / "work.pytest.log", Path(keep) / "pytest.log")
         make_removable(Path(tmp))
-    return cells, error, tampered, records, problems
+    found = ({}, "")
+    if kit.hidden_spec is not None and kit.hidden_reference is not None and not error:
+        found = run_hidden(kit, hidden.answer_sources(graded), sandbox=sandbox, timeout=timeout)
+    return cells, error, tampered, records, problems, found
 
 
 def make_removable(folder: Path) -> None:

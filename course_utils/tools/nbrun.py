@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -25,6 +26,7 @@ from ..text import clip
 from . import authoring
 from . import sandbox as sbx
 from . import verdict
+from .untrusted import Untrusted, read_bytes
 
 SANITIZE_FILE = authoring.HOMEWORK_DIR / "nbval_sanitize.cfg"
 #: A cell may print this many characters; the rest is dropped (a megabyte flood cannot fill memory).
@@ -140,17 +142,22 @@ def processes_with(name: str, value: str) -> list:
 
 
 def _tail(path: Path, chars: int = 4000) -> str:
-    if not path.exists():
+    """The end of the run's log (the grader's own file, outside the run's folder)."""
+    try:
+        return _ANSI.sub("", read_bytes(path, chars, tail=True).decode("utf-8", "replace"))
+    except OSError:
         return ""
-    with path.open("rb") as f:
-        f.seek(max(0, path.stat().st_size - chars))
-        return _ANSI.sub("", f.read().decode("utf-8", "replace"))
+
+
+#: nbval's report is read up to this size (a run could write gigabytes there).
+MAX_REPORT_BYTES = 20_000_000
 
 
 def _cell_results(junit: Path) -> dict[int, tuple[bool, str]]:
-    """nbval's verdict per code cell: ``{code cell number: (passed, message)}``."""
+    """nbval's verdict per code cell: ``{code cell number: (passed, message)}``.  The report lies in the run's
+    folder, so it is read as untrusted (:mod:`.untrusted`: no link, no FIFO, bounded)."""
     out: dict[int, tuple[bool, str]] = {}
-    root = ET.parse(junit).getroot()
+    root = ET.fromstring(read_bytes(junit, MAX_REPORT_BYTES))
     for case in root.iter("testcase"):
         m = _CELL_NUM.search(case.get("name", ""))
         if not m:
@@ -171,7 +178,8 @@ def _reason(text: str) -> str:
         line = re.sub(r"^[\w.\-]+: FAIL - ", "", line)
         m = re.match(r"computing your answer raised (NameError: name '[\w.]+' is not defined)", line)
         if m:  # the template's stub defines nothing (issue 28: stubs no longer raise)
-            hint = line[line.find(" Hint:"):] if " Hint:" in line else ""
+            found = re.search(r" Hint( \d+ of \d+)?:", line)
+            hint = line[found.start():] if found else ""
             return clip(f"not answered yet ({m.group(1)}).{hint}", ERROR_CHARS)
         return clip(line, ERROR_CHARS)
     if _FLOOD in text:
@@ -200,7 +208,7 @@ PASS_THROUGH = ("TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREAD
                 "TZ", "COURSE_GRADE_TAG")
 
 
-def _subprocess_env(work: str, lib: str, marker: str) -> dict[str, str]:
+def subprocess_env(work: str, lib: str, marker: str = "") -> dict[str, str]:
     """The whole environment of a grading run: no HOME, PATH or secrets of the grader's."""
     env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
     env.update({
@@ -226,13 +234,94 @@ def _subprocess_env(work: str, lib: str, marker: str) -> dict[str, str]:
 _RUNS = itertools.count()
 
 
+#: Per grading thread: the CPUs its runs may use (set by bulk grading, one share of the machine per worker).
+WORKER = threading.local()
+#: A run whose processes together hold more memory than this is stopped (the per-process limits of
+#: :class:`~course_utils.tools.sandbox.Limits` do not stop many processes of a few GiB each).
+RUN_MEMORY_BYTES = int(os.environ.get("COURSE_GRADE_MEMORY_GIB", "6")) << 30
+MEMORY_POLL_SECONDS = 0.5
+
+
+def _run_memory(proc, uid: int | None) -> int:
+    """Resident memory of a run: every process of the sandbox's user, else the process and its descendants."""
+    import psutil
+
+    total = 0
+    try:
+        if uid is not None:
+            procs = [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid]
+        else:
+            parent = psutil.Process(proc.pid)
+            procs = [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_sandboxed(cmd: list[str], *, work: Path, lib: Path, sandbox: sbx.Sandbox, env: dict[str, str],
+                  timeout: float, stdout, stderr) -> tuple[int, str]:
+    """Run ``cmd`` in ``work`` (inside ``sandbox`` where it is isolated, with its limits) with ``env`` and a fresh
+    run marker; return its exit status and '' or, when stopped, -9 and why: after ``timeout``, or when its
+    processes together hold more than :data:`RUN_MEMORY_BYTES`.  In bulk grading it runs on its worker's CPUs
+    only (:data:`WORKER`), so that a submission that burns CPU slows itself, not its classmates (issue 29); where
+    cgroup v2 can be used (:class:`~course_utils.tools.sandbox.Cgroup`) a sandboxed run also gets a cgroup of its
+    own (memory, processes, CPU).  Everything it started is killed when it ends."""
+    marker = uuid.uuid4().hex
+    env = {**env, RUN_MARKER: marker}
+    cpus = getattr(WORKER, "cpus", None)
+    uid, limits = None, None
+    if sandbox.isolated:
+        slot = next(_RUNS) % 1000
+        cmd, uid, limits = sbx.wrap(cmd, sandbox, lib=lib, work=work, slot=slot), sbx.FIRST_UID + slot, sbx.Limits()
+    group = sbx.Cgroup.create(RUN_MEMORY_BYTES, sbx.Limits().processes, len(cpus) if cpus else None) \
+        if sandbox.isolated else None
+
+    def preexec():
+        if group is not None:
+            group.enter()
+        if cpus and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, cpus)
+        if limits is not None:
+            limits.apply()
+
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                            start_new_session=True, preexec_fn=preexec)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=max(0.0, min(MEMORY_POLL_SECONDS, deadline - time.monotonic()))), ""
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() >= deadline:
+                _kill_run(proc.pid, marker)
+                proc.wait()
+                return -9, f"the notebook did not finish within {timeout:g} s and was stopped"
+            used = _run_memory(proc, uid)
+            if used > RUN_MEMORY_BYTES:
+                _kill_run(proc.pid, marker)
+                proc.wait()
+                return -9, (f"its processes together used more than {RUN_MEMORY_BYTES >> 30} GiB of memory "
+                            f"({used / 2**30:.1f} GiB) and were stopped")
+    finally:
+        _kill_run(proc.pid, marker)  # nothing the submission started may outlive grading
+        if group is not None:
+            group.remove()
+
+
 def run_nbval(notebook: Path, *, lib: Path, cell_timeout: float, timeout: float,
               sandbox: sbx.Sandbox) -> tuple[dict[int, tuple[bool, str]], str]:
     """Execute ``notebook`` under nbval in its folder, with ``lib`` as its library; return the
     per-cell results and the overall error ("" if pytest ran to the end).  Everything the run
     started is killed when it ends, or after ``timeout``."""
     work = notebook.parent
-    junit, log = work / ".junit.xml", work / ".pytest.log"
+    # the log is the grader's: beside the run's folder, where the sandbox cannot write (issue 29)
+    junit, log = work / ".junit.xml", work.parent / f"{work.name}.pytest.log"
     (work / "pytest.ini").write_text("[pytest]\n")  # keep the repository's config out
     inside_lib = sbx.LIB_MOUNT if sandbox.isolated else str(lib)
     inside_work = sbx.WORK_MOUNT if sandbox.isolated else str(work)
@@ -240,26 +329,17 @@ def run_nbval(notebook: Path, *, lib: Path, cell_timeout: float, timeout: float,
            "--nbval-sanitize-with", f"{inside_lib}/homework/{SANITIZE_FILE.name}",
            "--nbval-cell-timeout", str(cell_timeout), "-p", "no:cacheprovider", "-p", __name__,
            "-c", "pytest.ini", "--rootdir", ".", "--junitxml", junit.name, "-q", "--color=no"]
-    marker = uuid.uuid4().hex
-    env = _subprocess_env(inside_work, inside_lib, marker)
-    preexec = None
-    if sandbox.isolated:
-        cmd = sbx.wrap(cmd, sandbox, lib=lib, work=work, slot=next(_RUNS) % 1000)
-        preexec = sbx.Limits().apply
+    env = subprocess_env(inside_work, inside_lib)
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_run(proc.pid, marker)
-            proc.wait()
-            return {}, f"the notebook did not finish within {timeout:g} s and was stopped"
-        finally:
-            _kill_run(proc.pid, marker)  # nothing the submission started may outlive grading
-    if not junit.exists() or junit.is_symlink():
-        return {}, "the grader could not run the notebook: " + clip(_tail(log, 600), 200)
+        _, error = run_sandboxed(cmd, work=work, lib=lib, sandbox=sandbox, env=env, timeout=timeout, stdout=out,
+                                 stderr=subprocess.STDOUT)
+    if error:
+        return {}, error
     try:
         return _cell_results(junit), ""
-    except ET.ParseError as exc:
+    except FileNotFoundError:
+        return {}, "the grader could not run the notebook: " + clip(_tail(log, 600), 200)
+    except Untrusted as exc:
+        return {}, f"nbval's report was replaced by the notebook ({exc}): graded 0"
+    except (ET.ParseError, OSError) as exc:
         return {}, f"the grader could not read nbval's report ({exc})"

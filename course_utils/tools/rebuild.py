@@ -12,12 +12,14 @@
 """
 from __future__ import annotations
 
+import ast
 import codecs
 import copy
 import errno
 import os
 import re
 import stat
+import textwrap
 from pathlib import Path
 
 from ..text import clip
@@ -94,6 +96,9 @@ def _answer_sources(reference, submission) -> tuple[list[str | None], str]:
     """The submission's code for each reference answer cell (None: not found) and how found."""
     ref = [c for c in reference.cells if nbk.is_solution(c)]
     sub_cells = [c for c in submission.cells if isinstance(c, dict)]
+    by_content = _answers_by_content(reference, sub_cells)
+    if by_content is not None:
+        return by_content
     by_id = {c.get("id"): c for c in sub_cells if c.get("id")}
     if all(c.get("id") in by_id for c in ref):
         return [nbk.cell_source(by_id[c.id]) if by_id[c.id].get("cell_type") == c.cell_type else None
@@ -106,6 +111,98 @@ def _answer_sources(reference, submission) -> tuple[list[str | None], str]:
         return [nbk.cell_source(sub_cells[i]) for i in pos], "cell positions"
     srcs = [nbk.cell_source(by_id[c.id]) if c.get("id") in by_id else None for c in ref]
     return srcs, "cell ids (some answer cells are missing)"
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """The names a cell's code defines at its top level (assignments, ``def``, ``class``, imports) and the names it
+    reads; two empty sets when it does not parse."""
+    try:
+        with nbk._AST_LOCK:
+            tree = ast.parse("\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))))
+    except (SyntaxError, ValueError):
+        return set(), set()
+    defined: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        else:
+            for n in ast.walk(node):  # inside if/try/with/for blocks too, but not inside functions
+                if isinstance(n, (ast.Import, ast.ImportFrom)):
+                    defined |= {(a.asname or a.name).split(".")[0] for a in n.names}
+                elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    defined.add(n.name)
+                elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                    defined.add(n.id)
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return defined, read
+
+
+def _answers_by_content(reference, sub_cells) -> tuple[list[str | None], str] | None:
+    """The answers of a notebook whose cells were duplicated, copied, reordered, split or stripped of ids and tags
+    (issue 28: a careless but honest student is graded on their code), or None when the ids tell the story
+    plainly (one code cell per answer between its checks, where the reference has it).
+
+    The check cells (found by the check names in their code) are the anchors.  Each reference answer's code is
+    every code cell of the submission between the check before it and its own check, in order, leaving out cells
+    that are the reference's own (setup, data, display); an answer whose window defines none of the names its check
+    reads is looked for anywhere else (the last cell that defines them).  A notebook without check cells, or
+    with two answers between the same two checks, is left to the other rules."""
+    ref_code = [c for c in reference.cells if c.cell_type == "code"]
+    fixed = {nbk.cell_source(c).strip() for c in ref_code if not nbk.is_solution(c)}
+    code = [c for c in sub_cells if c.get("cell_type") == "code"]
+    sources = [nbk.cell_source(c) for c in code]  # a source that is not text: NotebookError (a damaged notebook)
+    anchor: dict[str, int] = {}  # check name -> position of the submission's (last) cell that runs it
+    for i, c in enumerate(code):
+        for name in nbk.check_names(c):
+            anchor[name] = i
+    windows, previous, needs = [], -1, []
+    for k, cell in enumerate(ref_code):
+        if not nbk.is_solution(cell):
+            continue
+        following = next((c for c in ref_code[k + 1:] if nbk.is_check(c) or nbk.is_solution(c)), None)
+        names = nbk.check_names(following) if following is not None and nbk.is_check(following) else []
+        if not names or names[0] not in anchor:
+            return None  # no check right after this answer, or its check cell was deleted: other rules
+        end = anchor[names[0]]
+        if end <= previous:
+            return None
+        windows.append((previous + 1, end))
+        defined_before = set().union(*(_names(nbk.cell_source(c))[0] for c in ref_code[:k] if not nbk.is_solution(c)))
+        check_defines, check_reads = _names(nbk.cell_source(following))
+        needs.append((check_reads - check_defines - defined_before) | _names(nbk.cell_source(cell))[0])
+        previous = end
+    theirs = [[i for i in range(a, b) if sources[i].strip() not in fixed] for a, b in windows]
+    plain = all(len(w) == 1 and (not need or not _names(sources[w[0]])[0] or _names(sources[w[0]])[0] & need)
+                for w, need in zip(theirs, needs))
+    if plain:
+        return None  # one cell per answer, in its place (or an untouched stub): ids, tags or positions say the same
+    result = []
+    for window, need in zip(theirs, needs):
+        answering = [i for i in window if _names(sources[i])[0] & need]
+        if not answering:  # moved elsewhere: the last cell that defines what the check reads
+            answering = [i for i, src in enumerate(sources) if src.strip() not in fixed and _names(src)[0] & need][-1:]
+            window = answering
+        # the cells that define what the check reads run as they are; scratch cells and stubs beside them may fail
+        # without costing the answer (in the student's notebook they were run, or not, one by one)
+        parts = [sources[i] if i in answering or not answering else _guarded(sources[i]) for i in window]
+        result.append("\n\n".join(parts) or None)
+    return result, "content: the code cells before each check (cells duplicated, moved or without ids)"
+
+
+def _guarded(source: str) -> str:
+    """A scratch cell's code that cannot stop the answer it is graded with: inside ``try``; left out (as a
+    comment) when it does not parse, shell and magic lines set aside."""
+    body = "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+    wrapped = "try:\n" + textwrap.indent(body or "pass", "    ", lambda line: True) + \
+        "\nexcept Exception:  # a scratch cell beside the answer (grading)\n    pass"
+    try:
+        with nbk._AST_LOCK:
+            ast.parse(wrapped)
+    except (SyntaxError, ValueError):
+        return "# a scratch cell that does not parse was left out"
+    return wrapped
 
 
 #: Patterns in answer code that tamper with the checker or reach outside the answer; grading flags
@@ -129,6 +226,17 @@ SUSPICIOUS = {
 def suspicious_code(source: str) -> list[str]:
     """Why an answer cell looks like it games the checks (for a human to review)."""
     return [why for why, pattern in SUSPICIOUS.items() if pattern.search(source)]
+
+
+#: The line a graded check cell runs under (:func:`course_utils.homework.quiet_check`); ``cu`` may be rebound.
+QUIET_LINE = ("with __import__('course_utils.homework', fromlist=['quiet_check']).quiet_check():"
+              "  # graded: only the check's PASS line is compared\n")
+
+
+def quiet_source(source: str) -> str:
+    """A check cell's code as grading runs it: inside :data:`QUIET_LINE`, so that what the student's code prints or
+    warns while the check runs does not fail an honest answer (issue 28)."""
+    return QUIET_LINE + textwrap.indent(source, "    ", lambda line: True) if source.strip() else source
 
 
 def build_graded_notebook(reference, submission):
@@ -157,6 +265,7 @@ def build_graded_notebook(reference, submission):
             # What a passing check prints, from the reference's check-cell source: never from
             # stored outputs (a template has none; an autosaved notebook may have any).
             cell.outputs, cell.execution_count = nbk.pass_output(nbk.check_names(cell)), 1
+            cell.source = quiet_source(nbk.cell_source(cell))
         else:
             cell.outputs = []
             cell.execution_count = None  # nbval then only checks that it runs without error

@@ -45,6 +45,7 @@ from ..env import REPO_ROOT
 #: Paths (git's, relative to the repository root; fnmatch patterns) that stay with the instructor.
 INSTRUCTOR_ONLY = (
     "homework/*/solution.ipynb",          # the answers
+    "homework/*/hidden_checks.py",        # the hidden checks (course_utils/tools/hidden.py)
     "homework/instructor_answers.py",     # other honest answer sets (demos, tests)
     "tests/test_hw_lessons.py",           # grades hw2/hw3 solutions: needs them
     "tests/test_hw1_emotion.py",          # grades hw1's solution and an honest answer set

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..text import clip
+from ..text import clip, markdown_text, plain
 
 
 @dataclass
@@ -83,11 +83,13 @@ def _scrub_text(text: str, blocks: list[str]) -> str:
 
 
 def scrub(result: GradeResult, blocks: list[str]) -> None:
-    """Keep solution code and the grader's paths and user name out of everything a student reads."""
-    result.error = _scrub_text(result.error, blocks)
-    result.messages = {k: _scrub_text(v, blocks) for k, v in result.messages.items()}
+    """Keep solution code and the grader's paths and user name out of everything a student reads, and terminal
+    escapes, control characters and line breaks out of every text a submission could have written (issue 29)."""
+    result.student = plain(result.student)
+    result.error = plain(_scrub_text(result.error, blocks))
+    result.messages = {plain(k): plain(_scrub_text(v, blocks)) for k, v in result.messages.items()}
     for attr in ("answer_errors", "flags", "notes"):
-        setattr(result, attr, [_scrub_text(t, blocks) for t in getattr(result, attr)])
+        setattr(result, attr, [plain(_scrub_text(t, blocks)) for t in getattr(result, attr)])
 
 
 def format_report(result: GradeResult, sandbox_note: bool = True) -> str:
@@ -129,16 +131,18 @@ def atomic_write(path: Path, text: str) -> Path:
 
 def write_feedback(result: GradeResult, path: Path) -> Path:
     """A short Markdown feedback file for one student (written atomically)."""
-    rows = "\n".join(f"| {n} | {'PASS' if ok else 'FAIL'} | {'' if ok else result.messages.get(n, '').replace('|', '/')} |"
+    md = markdown_text  # what a submission wrote is shown as text: no HTML, link, image or table cell of its own
+    rows = "\n".join(f"| {md(n)} | {'PASS' if ok else 'FAIL'} | {'' if ok else md(result.messages.get(n, ''))} |"
                      for n, ok in result.checks.items())
-    parts = [f"# {result.homework}: feedback for {result.student}", "",
+    parts = [f"# {md(result.homework)}: feedback for {md(result.student)}", "",
              f"**Score: {result.passed}/{result.total}** ({result.score:.0%})", ""]
     if result.error:
-        parts += [f"**Your notebook could not be graded completely:** {result.error}", ""]
+        parts += [f"**Your notebook could not be graded completely:** {md(result.error)}", ""]
     parts += ["| check | result | what to fix |", "|---|---|---|", rows, ""]
     if result.answer_errors:
-        parts += ["Answer cells that raised an error:", ""] + [f"- {e}" for e in result.answer_errors] + [""]
-    parts += [f"Check yourself before you resubmit: `python3 course.py grade {result.student}.ipynb`", ""]
+        parts += ["Answer cells that raised an error:", ""] + [f"- {md(e)}" for e in result.answer_errors] + [""]
+    command = f"python3 course.py grade {plain(result.student).replace('`', '')}.ipynb"
+    parts += [f"Check yourself before you resubmit: `{command}`", ""]
     return atomic_write(path, "\n".join(parts))
 
 

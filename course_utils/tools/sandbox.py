@@ -67,6 +67,79 @@ class Limits:
             resource.setrlimit(what, (value, value))
 
 
+#: Where cgroup v2 is mounted (a unified hierarchy: ``cgroup.controllers`` at its root).
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_CONTROLLERS = ("cpu", "memory", "pids")
+
+
+@dataclass(frozen=True)
+class Cgroup:
+    """One grading run's cgroup v2 (issue 29): its processes together get ``memory.max`` (no swap), ``pids.max``
+    and, in bulk grading, ``cpu.max`` (their worker's share of the machine); removed, with anything left in it,
+    when the run ends.  :meth:`create` returns None where cgroup v2 with those controllers cannot be used (cgroup
+    v1, a container without delegation, not root): then the grader's own watchdog and CPU pinning stand in."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, memory_bytes: int, processes: int, cpus: float | None = None,
+               root: Path = CGROUP_ROOT) -> "Cgroup | None":
+        import uuid
+
+        try:
+            if not set(CGROUP_CONTROLLERS) <= set((root / "cgroup.controllers").read_text().split()):
+                return None
+            enabled = set((root / "cgroup.subtree_control").read_text().split())
+            missing = [c for c in CGROUP_CONTROLLERS if c not in enabled]
+            if missing:
+                (root / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in missing))
+            path = root / f"course-grade-{uuid.uuid4().hex[:12]}"
+            path.mkdir()
+        except OSError:
+            return None
+        group = cls(path)
+        try:
+            (path / "memory.max").write_text(str(memory_bytes))
+            if (path / "memory.swap.max").exists():
+                (path / "memory.swap.max").write_text("0")
+            (path / "pids.max").write_text(str(processes))
+            if cpus:
+                (path / "cpu.max").write_text(f"{int(cpus * 100_000)} 100000")
+        except OSError:
+            group.remove()
+            return None
+        return group
+
+    def enter(self) -> None:
+        """Move the calling process into the cgroup (run in the child before exec: all it starts stays in it)."""
+        (self.path / "cgroup.procs").write_text("0")
+
+    def remove(self) -> None:
+        """Kill what is left in the cgroup and remove it."""
+        import time
+
+        kill = self.path / "cgroup.kill"
+        for _ in range(50):
+            try:
+                if kill.exists():
+                    kill.write_text("1")
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def cgroups_usable(root: Path = CGROUP_ROOT) -> bool:
+    """Whether grading runs can each get a cgroup v2 here (tried for real: made and removed)."""
+    group = Cgroup.create(1 << 30, 16, root=root)
+    if group is None:
+        return False
+    group.remove()
+    return True
+
+
 @dataclass(frozen=True)
 class Sandbox:
     """A way to isolate a grading run: ``kind`` is ``"bwrap"``, ``"unshare"`` or ``"none"``."""

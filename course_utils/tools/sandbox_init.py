@@ -66,13 +66,13 @@ def main(argv: list[str]) -> None:
     for name in ETC_FILES:
         if os.path.exists("/etc/" + name):
             _bind("/etc/" + name, root)
+    for name in ("tmp", "home"):  # first: a Python environment under /tmp or /home is bound on top (issue 29)
+        os.makedirs(f"{root}/{name}", exist_ok=True)
+        _mount("tmpfs", f"{root}/{name}", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m")
     for path in python_roots:
         _bind(path, root)
     _bind(lib, root, "/grade/lib")
     _bind(work, root, "/grade/work", writable=True)
-    for name in ("tmp", "home"):
-        os.makedirs(f"{root}/{name}", exist_ok=True)
-        _mount("tmpfs", f"{root}/{name}", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m")
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV)
     for dev in DEVICES:
