@@ -66,6 +66,11 @@ def test_library_names_in_the_answer_code_are_found_and_its_own_names_are_not():
     own = "def nms(b, s, t):\n    box_iou = 1\n    return [box_iou]"  # its own names: not a library call
     assert hidden.code_problems(probe, {"q4-answer": own}, {}) == ""
     assert hidden.code_problems(probe, {"q4-answer": "%timeit 1\nx = (1"}, {}) == ""  # unparsable: nothing to say
+    around = "ns = {}\nexec(open(cu.detection.__file__).read(), ns)\nnms = ns['nms']"  # around the tripwires
+    assert hidden.code_problems(probe, {"q4-answer": around}, {}) == ""  # this probe forbids nothing at run time
+    strict = dataclasses.replace(probe, forbid=("course_utils.detection:nms",))
+    assert "runs code it reads" in hidden.code_problems(strict, {"q4-answer": around}, {})
+    assert hidden.code_problems(strict, {"q4-answer": "import re\nPATTERN = re.compile('x')"}, {}) == ""
 
 
 def test_a_renamed_copy_of_a_library_function_is_recognised_and_other_code_is_not():
@@ -180,3 +185,28 @@ def test_hw3_probes_pass_the_solution_and_fail_each_attack(hw3_kit):
         assert sorted(q for q, ok in checks.items() if not ok) == sorted(expected[name]), (name, messages)
         for q, said in expected[name].items():
             assert said in messages[q], (name, q, messages[q])
+
+
+@pytest.mark.slow
+def test_one_probes_code_cannot_write_another_probes_result():
+    # the runner writes its output when no child is left, and cannot be attached to (not dumpable): an answer that
+    # writes a forged record for a later question into every descriptor and into its parent's does not reach it
+    if "hw0_face_detection" not in WITH_SPECS:
+        pytest.skip("no hidden checks here (a student release)")
+    kit = kit_module.Kit.load(authoring.find_homework("hw0_face_detection"))
+    kit.hidden_spec = dataclasses.replace(kit.hidden_spec, probes=[p for p in kit.hidden_spec.probes
+                                                                   if p.name in ("q2", "q5")])
+    forged = ("import json, os\n"
+              "line = (json.dumps({'name': 'q5', 'value': 'forged'}) + '\\n').encode()\n"
+              "for fd in range(3, 64):\n"
+              "    try:\n        os.write(fd, line)\n    except OSError:\n        pass\n"
+              "for fd in (1, 2):\n"
+              "    try:\n"
+              "        with open(f'/proc/{os.getppid()}/fd/{fd}', 'wb') as f:\n            f.write(line)\n"
+              "    except OSError:\n        pass\n"
+              "def iou(a, b):\n    return 0.0\n")
+    graded, _, _ = build_graded_notebook(kit.reference, kit.reference)
+    answers = hidden.answer_sources(graded) | {"q2-answer": forged, "q5-answer": "..."}
+    records, error = kit_module.run_hidden(kit, answers, sandbox=sbx.Sandbox("none", "test"), timeout=300)
+    assert error == "" and not any(r.get("value") == "forged" for r in records.get("q5", [])), records.get("q5")
+    assert hidden.outcome(records["q5"])[0] == "error"  # its own answer: the stub defines no similarity

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import sys
 import tempfile
 import types
@@ -156,6 +157,8 @@ class _Canonical(ast.NodeTransformer):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
 
 
+#: Code that runs other code: on a question that forbids library functions, a way around the tripwires.
+RUNS_CODE = re.compile(r"(?<![\w.])(exec|eval|compile|__import__)\s*\(|\brunpy\b|\bimportlib\b|\bimp\b")
 #: A function shorter than this (AST nodes) is not compared: one-liners are written the same way by everyone.
 MIN_COPY_NODES = 40
 
@@ -209,6 +212,9 @@ def code_problems(probe: Probe, answers: dict[str, str], index: dict[str, str]) 
     if used:
         return (f"uses {', '.join(used)} from a library, which this question asks you to write yourself "
                 "(0 for this question)")
+    if probe.forbid and RUNS_CODE.search(own):  # a way around the tripwires: re-executing a library's source
+        return ("runs code it reads or builds (exec, eval, compile, importlib, runpy, __import__): a question "
+                "that asks you to write a function needs none of them (0 for this question)")
     for dump, name in function_fingerprints(own).items():
         if dump in index:
             return f"{name} is {index[dump]} with other names: write your own (0 for this question)"

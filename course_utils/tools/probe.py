@@ -97,6 +97,9 @@ def run_one(probe: dict, answers: dict[str, str], seed: int, spec, fd: int) -> N
     from course_utils import homework as hw
 
     name = probe["name"]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # first of all: the child holds nothing of the runner's output, and what it prints is lost
+    os.dup2(devnull, 2)
     try:
         made = getattr(spec, probe["inputs"])(_rng(seed, name)) if probe["inputs"] else {}
     except Exception as exc:  # the instructor's spec failed: say so, it is not the student's fault
@@ -107,9 +110,6 @@ def run_one(probe: dict, answers: dict[str, str], seed: int, spec, fd: int) -> N
     space.update(made)
     _send(fd, {"name": name, "started": True})
     install_tripwires(probe["forbid"], lambda target: _send(fd, {"name": name, "forbidden": target}))
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # what answer code prints goes nowhere
-    os.dup2(devnull, 2)
     try:
         *earlier, own = probe["cells"]
         for cell_id in earlier:  # what the answer may use (question 2's iou for question 4): its errors are not
@@ -141,7 +141,19 @@ def _rng(seed: int, name: str):
     return np.random.default_rng([seed, *name.encode()])
 
 
+def _not_dumpable() -> None:
+    """Make this process non-dumpable (``PR_SET_DUMPABLE`` 0): its children, which run student code as the same
+    user, can then neither attach to it nor open its ``/proc/<pid>/fd`` to write records in its name."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):  # not Linux: nothing to do
+        pass
+
+
 def main() -> int:
+    _not_dumpable()
     with open(IN_NAME, encoding="utf-8") as f:
         job = json.load(f)
     sys.path.insert(0, os.getcwd())
@@ -151,7 +163,7 @@ def main() -> int:
             importlib.import_module(module)
         except ImportError:
             pass
-    out = os.fdopen(os.dup(1), "w")
+    found: list[dict] = []  # written at the end, when no child is left: none can write into this output
     for probe in job["probes"]:
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -191,9 +203,9 @@ def main() -> int:
                 records.append(rec)
         if timed_out and not any("value" in r or "error" in r for r in records):
             records.append({"name": probe["name"], "error": f"timed out after {probe['timeout']:g} s"})
-        for rec in records:
-            out.write(json.dumps(rec) + "\n")
-        out.flush()
+        found += records
+    sys.stdout.write("".join(json.dumps(rec) + "\n" for rec in found))
+    sys.stdout.flush()
     return 0
 
 
