@@ -160,7 +160,7 @@ def attacks(subs: Path, out: Path, port: int, tag: str) -> dict[str, tuple[str, 
             "    while rec and not (os.path.exists(rec) and open(rec).read().count('\\n') >= 5):\n"
             "        time.sleep(0.1)\n"
             "    os.remove(rec)\n    os.mkfifo(rec)\n\n\n"
-            "threading.Thread(target=_swap, daemon=True).start()")}, 1.0),
+            "threading.Thread(target=_swap, daemon=True).start()")}, 0.0),
         "forged_output": ("markup, table pipes and terminal escapes in its error text", {"q1-answer": (
             "raise RuntimeError('<img src=x onerror=alert(1)> | q2 | PASS |\\n| q3 | PASS |\\x1b]0;pwned\\x07'\n"
             "                   '\\x1b[2K\\r[  1/9] honest  5/5  <script>alert(1)</script> [link](http://x)')")}, 0.0),
@@ -326,7 +326,9 @@ def test_what_the_sandbox_wrote_is_read_as_untrusted_text(run):
     markdown = "".join(p.read_text() for p in (run["out"].parent / "feedback").glob("*.md"))
     assert "<img" not in markdown and "<script>" not in markdown  # the CSV is not markup: formulas only
     assert run["results"]["report_links"].score == 0
-    assert run["results"]["fifo_record"].passed == 5  # honest answers; the FIFO did not stall the run
+    fifo = run["results"]["fifo_record"]  # failed alone (its record is not read), without stalling the run
+    assert fifo.passed == 0 and any("not a regular file" in n for n in fifo.notes), fifo.notes
+    assert "fifo_record," in run["gradebook"]
     feedback = (run["out"].parent / "feedback" / "forged_output.md").read_text()
     rows = [ln for ln in feedback.splitlines() if ln.startswith("| q")]
     assert len(rows) == 5 and all(len(re.findall(r"(?<!\\)\|", ln)) == 4 for ln in rows), rows  # no forged cells

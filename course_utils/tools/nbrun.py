@@ -238,7 +238,7 @@ _RUNS = itertools.count()
 WORKER = threading.local()
 #: A run whose processes together hold more memory than this is stopped (the per-process limits of
 #: :class:`~course_utils.tools.sandbox.Limits` do not stop many processes of a few GiB each).
-RUN_MEMORY_BYTES = int(os.environ.get("COURSE_GRADE_MEMORY_GIB", "6")) << 30
+RUN_MEMORY_BYTES = 6 << 30
 MEMORY_POLL_SECONDS = 0.5
 
 

@@ -174,16 +174,20 @@ def _answers_by_content(reference, sub_cells) -> tuple[list[str | None], str] | 
         needs.append((check_reads - check_defines - defined_before) | _names(nbk.cell_source(cell))[0])
         previous = end
     theirs = [[i for i in range(a, b) if sources[i].strip() not in fixed] for a, b in windows]
-    plain = all(len(w) == 1 and (not need or not _names(sources[w[0]])[0] or _names(sources[w[0]])[0] & need)
-                for w, need in zip(theirs, needs))
-    if plain:
-        return None  # one cell per answer, in its place (or an untouched stub): ids, tags or positions say the same
+    others = [set().union(*(n for j, n in enumerate(needs) if j != k)) for k in range(len(needs))]
+
+    def misplaced(i: int, k: int) -> bool:  # defines another answer's names and none of its own
+        defined = _names(sources[i])[0]
+        return bool(defined & others[k]) and not defined & needs[k]
+
+    if all(len(w) == 1 and not misplaced(w[0], k) for k, w in enumerate(theirs)):
+        return None  # one cell per answer, in its place (right, wrong or a stub): ids, tags or positions say the same
     result = []
     for window, need in zip(theirs, needs):
         answering = [i for i in window if _names(sources[i])[0] & need]
-        if not answering:  # moved elsewhere: the last cell that defines what the check reads
-            answering = [i for i, src in enumerate(sources) if src.strip() not in fixed and _names(src)[0] & need][-1:]
-            window = answering
+        if not answering:  # moved elsewhere: the last cell that defines what the check reads (if any does)
+            elsewhere = [i for i, src in enumerate(sources) if src.strip() not in fixed and _names(src)[0] & need]
+            window, answering = (elsewhere[-1:], elsewhere[-1:]) if elsewhere else (window, [])
         # the cells that define what the check reads run as they are; scratch cells and stubs beside them may fail
         # without costing the answer (in the student's notebook they were run, or not, one by one)
         parts = [sources[i] if i in answering or not answering else _guarded(sources[i]) for i in window]
