@@ -35,6 +35,7 @@ from pathlib import Path
 
 from .. import homework as hw
 from ..text import clip
+from . import notebook as nbk
 
 #: The instructor-only file of a homework's hidden checks.
 SPEC_NAME = "hidden_checks.py"
@@ -107,7 +108,7 @@ class Spec:
 def used_names(source: str) -> set[str]:
     """The attribute names and imported names in ``source`` (empty when it does not parse)."""
     try:
-        tree = ast.parse(_without_magics(source))
+        tree = nbk.parse_code(source)
     except SyntaxError:
         return set()
     found = set()
@@ -119,10 +120,6 @@ def used_names(source: str) -> set[str]:
         elif isinstance(node, ast.Import):
             found |= {part for a in node.names for part in a.name.split(".")}
     return found
-
-
-def _without_magics(source: str) -> str:
-    return "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
 
 
 class _Canonical(ast.NodeTransformer):
@@ -167,7 +164,7 @@ def function_fingerprints(source: str) -> dict[str, str]:
     """``{canonical dump: function name}`` for every function of ``source`` with at least
     :data:`MIN_COPY_NODES` nodes."""
     try:
-        tree = ast.parse(_without_magics(source))
+        tree = nbk.parse_code(source)
     except SyntaxError:
         return {}
     found = {}
@@ -323,8 +320,6 @@ def apply(spec: Spec, answers: dict[str, str], records: dict[str, list[dict]], r
 
 def answer_sources(graded) -> dict[str, str]:
     """The answer cells of a graded notebook, by cell id."""
-    from . import notebook as nbk
-
     return {c.get("id"): nbk.cell_source(c) for c in graded.cells if nbk.is_solution(c) and c.get("id")}
 
 

@@ -92,6 +92,18 @@ def _is_check_call(node: ast.AST) -> bool:
 _AST_LOCK = threading.Lock()
 
 
+def parse_code(source: str) -> ast.Module:
+    """A cell's code as a syntax tree, IPython's magic and shell lines (``%``, ``!``) set aside, parsed under
+    :data:`_AST_LOCK` (grading threads parse at once).
+
+    Raises:
+        SyntaxError, ValueError: the code does not parse.
+    """
+    code = "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+    with _AST_LOCK:
+        return ast.parse(code)
+
+
 def check_names(cell) -> list[str]:
     """The names of the checks a check cell runs, read from its source: the first argument (or
     ``name=``) of each ``cu.check(...)`` call that is a string literal, in source order.

@@ -117,8 +117,7 @@ def _names(source: str) -> tuple[set[str], set[str]]:
     """The names a cell's code defines at its top level (assignments, ``def``, ``class``, imports) and the names it
     reads; two empty sets when it does not parse."""
     try:
-        with nbk._AST_LOCK:
-            tree = ast.parse("\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))))
+        tree = nbk.parse_code(source)
     except (SyntaxError, ValueError):
         return set(), set()
     defined: set[str] = set()
