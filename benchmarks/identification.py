@@ -48,8 +48,11 @@ FACE_CHOICES = (("largest face", "largest", False), ("face nearest the centre", 
                 ("nearest the centre, averaged with its mirror image (flip=True)", "center", True))
 
 
-def lfw_results(pairs, folds: list[int], results: Path) -> None:
-    """dlib on ``pairs`` for each of :data:`FACE_CHOICES`; writes the per-fold accuracies to ``results``."""
+def lfw_results(pairs, folds: list[int], results: Path, jitters: list[int] = (), thresholds: list | None = None) -> None:
+    """dlib on ``pairs`` for each of :data:`FACE_CHOICES` and each count of ``jitters`` (the face nearest the
+    centre, its descriptor averaged over that many ``dlib.jitter_image`` copies, as dlib's
+    ``compute_face_descriptor(img, shape, N)``); writes the per-fold accuracies to ``results``, with the
+    thresholds measured for other backends (``thresholds``: what ``embedders.measured_threshold`` reads)."""
     import datetime
     import json
 
@@ -58,26 +61,34 @@ def lfw_results(pairs, folds: list[int], results: Path) -> None:
 
     at_start = machine()
     runs = []
-    for name, pick, flip in FACE_CHOICES:
-        result = ident.verify_pairs(pairs, "dlib", progress=False, flip=flip, pick=pick)
-        print(f"[dlib, {name}] {result}")
+    choices = [(name, pick, flip, "dlib") for name, pick, flip in FACE_CHOICES]
+    choices += [(f"nearest the centre, {n} jitters (dlib.jitter_image, dlib's LFW protocol)", "center", False,
+                 ident.DlibEmbedder(jitters=n)) for n in jitters]
+    for name, pick, flip, emb in choices:
+        t = time.perf_counter()
+        result = ident.verify_pairs(pairs, emb, progress=False, flip=flip, pick=pick)
+        print(f"[dlib, {name}] {result} ({time.perf_counter() - t:.0f} s)", flush=True)
         runs.append({"embedding": name, "pick": pick, "flip": flip,
+                     "jitters": getattr(emb, "jitters", 0),
                      "fold_accuracy": {str(k): round(v, 4) for k, v in sorted(result.fold_accuracy.items())},
                      "mean_accuracy": round(result.mean_accuracy, 4)})
     out = {"written_by": "benchmarks/identification.py", "date": datetime.date.today().isoformat(),
            "machine": at_start, "backend": "dlib", "dlib": dlib.__version__,
            "pairs": len(pairs), "folds": folds, "runs": runs}
+    old = json.loads(results.read_text(encoding="utf-8")) if results.exists() else {}
+    out["thresholds"] = thresholds if thresholds else old.get("thresholds", [])
     results.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {results}")
 
 
 def lfw(data: Path, backends: list[str], flip: bool = False, facenet_margins: list[float] = (),
-        results: Path | None = None) -> None:
+        results: Path | None = None, jitters: list[int] = ()) -> None:
     index = cu.load_lfw(data)
     pairs = cu.load_lfw_pairs(data / "pairs.txt", index, folds=[4, 5, 6])
     print(f"LFW pairs: {len(pairs)} (folds {sorted(set(pairs.fold))}), "
           f"{len(set(pairs.img_a) | set(pairs.img_b))} images")
     runs = [(b, ident.get_embedder(b)) for b in backends]
+    thresholds = []
     if "facenet" in backends:
         runs += [(f"facenet, margin {m:g}", ident.FacenetEmbedder(margin=m)) for m in facenet_margins if m != 0]
     for backend, emb in runs:
@@ -90,8 +101,14 @@ def lfw(data: Path, backends: list[str], flip: bool = False, facenet_margins: li
               f"AUC {result.roc()[3]:.4f}; {took:.0f} s for the images")
         target = " (target >= 0.99: " + ("met)" if result.mean_accuracy >= 0.99 else "NOT MET)") if backend.startswith("dlib") else ""
         print(f"[{backend}] mean accuracy {result.mean_accuracy:.4f}{target}")
+        if emb.name == "facenet":
+            import datetime
+            thresholds.append({"backend": "facenet", "pretrained": emb.pretrained, "margin": emb.margin,
+                               "threshold": round(float(result.threshold), 3), "pairs": len(pairs),
+                               "folds": "4-6", "flip": flip, "mean_accuracy": round(result.mean_accuracy, 4),
+                               "date": datetime.date.today().isoformat()})
     if results and "dlib" in backends:
-        lfw_results(pairs, [4, 5, 6], results)
+        lfw_results(pairs, [4, 5, 6], results, jitters=jitters, thresholds=thresholds)
 
 
 def speed(backends: list[str], data: Path | None) -> None:
@@ -191,6 +208,8 @@ def main() -> int:
                    help="embed each face once (default: average each face with its mirror image, twice the time)")
     p.add_argument("--facenet-margin", type=float, action="append", default=[], metavar="PIXELS",
                    help="also run FaceNet on LFW with this crop margin (pixels of the 160-px crop; 0 always runs)")
+    p.add_argument("--dlib-jitters", type=int, action="append", default=[], metavar="N",
+                   help="also run dlib with N jittered copies per face (dlib's LFW protocol: 10 or 100; N times slower)")
     p.add_argument("--results", default=str(RESULTS),
                    help="where to write the dlib per-fold LFW figures as JSON ('' writes nothing)")
     args = p.parse_args()
@@ -208,7 +227,7 @@ def main() -> int:
     if not args.skip_lfw:
         if have_data:
             lfw(data, backends, flip=args.flip, facenet_margins=args.facenet_margin,
-                results=Path(args.results) if args.results else None)
+                results=Path(args.results) if args.results else None, jitters=args.dlib_jitters)
         else:
             print(f"SKIP LFW: no LFW development copy at {data} (it is not part of a clone: pass --data or set "
                   "COURSE_SHARED_DATA to the folder that holds lfw_dev)")

