@@ -105,8 +105,10 @@ function render({ model, el }) {
 
   live.onchange = () => { if (live.checked && !waiting) liveStep(); };
 
+  root.dataset.answers = "0";
   model.on("change:result", () => {
     const r = model.get("result") || {};
+    root.dataset.answers = String(Number(root.dataset.answers) + 1);
     if (r.image) shown.src = r.image;
     if (r.text !== undefined) say(r.text);
     waiting = false;

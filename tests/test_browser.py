@@ -213,6 +213,21 @@ def test_camera_snapshot_enrols_and_identifies(lab, face_photo, tmp_path):
         drawn = cu.load_image(__import__("base64").b64decode(src.split(",", 1)[1]))
         green = (drawn[..., 1] > 150) & (drawn[..., 0] < 110) & (drawn[..., 2] < 140)
         assert drawn.shape[0] >= 240 and green.sum() > 200
+        # Live: frames go on, one after the other's answer, each named, with the emotion and mask labels.
+        count = "return Number(document.querySelector('.course-camera').dataset.answers)"
+        start = driver.execute_script(count)
+        driver.execute_script("document.querySelector('.course-camera-live').click()")
+        _wait(driver, f"return ({count[7:]}) >= {start + 2}", 120, "the first live frames (TensorFlow starts)")
+        t0, n0 = time.time(), driver.execute_script(count)
+        time.sleep(15)
+        t1, n1 = time.time(), driver.execute_script(count)
+        driver.execute_script("document.querySelector('.course-camera-live').click()")
+        status = _text(driver, ".course-camera-status")
+        assert status.startswith("identified: Test_Student (") and "; Test_Student: " in status, status
+        assert any(e in status for e in ("happy", "neutral", "sad", "angry", "surprise", "fear", "disgust"))
+        assert "mask" in status
+        print(f"live: {n1 - n0} frames answered in {t1 - t0:.1f} s ({(n1 - n0) / (t1 - t0):.1f} per second)")
+        assert n1 - n0 >= 3, f"live mode answered {n1 - n0} frames in 15 s"
     finally:
         driver.quit()
 
