@@ -6,6 +6,8 @@
                                # then the lessons and homework grading under the other numeric
                                # setting (oneDNN flipped, one BLAS thread); extra pytest
                                # arguments run the first pass only
+    python3 course.py test --quick   # the contributors' loop: the unit tests not marked ``slow``
+                               # (no notebook, no network load), a few minutes; before a commit
 
 Both create the virtual environment ``.venv`` on first use (about 4 minutes, ~7 GB on Linux:
 TensorFlow and PyTorch's CUDA build; ``setup --torch-cpu`` takes PyTorch's CPU-only build instead)
@@ -342,10 +344,26 @@ def other_numerics(python: str) -> dict[str, str]:
 TEST_ENVIRONMENT = {"COURSE_FACENET_DOWNLOAD": "0"}
 
 
+#: ``test --quick``: what a change most often breaks, in minutes: every test not marked ``slow`` (``slow``:
+#: loads a network, runs a notebook or a grading run: pyproject.toml's marker), the slowest named at the end.
+QUICK_ARGS = ["-m", "not slow", "--durations=10"]
+
+
 def cmd_test(args: list[str]) -> int:
     """The whole suite, then the notebooks and homework grading again under the other numeric
-    setting (``other_numerics``).  With extra pytest arguments only the first pass runs."""
+    setting (``other_numerics``).  With extra pytest arguments only the first pass runs; ``--quick``
+    runs the unit tests that are not marked ``slow`` (no notebook) and says how long they took."""
     python = ensure_env()
+    if "--quick" in args:
+        started = time.perf_counter()
+        rest = [a for a in args if a != "--quick"]
+        workers = os.environ.get("COURSE_TEST_WORKERS", "2")
+        cmd = [python, "-m", "pytest", "tests", *QUICK_ARGS, *rest]
+        if workers not in ("0", "1"):
+            cmd += ["-n", workers]
+        code = _run(cmd, environ=TEST_ENVIRONMENT)
+        print(f"[course] quick tests: {time.perf_counter() - started:.0f} s (the full suite: python3 course.py test)")
+        return code
     first = _run(test_command(python, args, solutions=True), environ=TEST_ENVIRONMENT)
     if args:
         return first
