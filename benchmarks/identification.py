@@ -101,7 +101,7 @@ def lfw(data: Path, backends: list[str], flip: bool = False, facenet_margins: li
               f"AUC {result.roc()[3]:.4f}; {took:.0f} s for the images")
         target = " (target >= 0.99: " + ("met)" if result.mean_accuracy >= 0.99 else "NOT MET)") if backend.startswith("dlib") else ""
         print(f"[{backend}] mean accuracy {result.mean_accuracy:.4f}{target}")
-        if emb.name == "facenet":
+        if emb.name == "facenet" and not flip:  # the embedder embeds each face once: --no-flip measures its threshold
             import datetime
             thresholds.append({"backend": "facenet", "pretrained": emb.pretrained, "margin": emb.margin,
                                "threshold": round(float(result.threshold), 3), "pairs": len(pairs),

@@ -2,9 +2,11 @@
 
 The notebook's kernel often runs where no camera is (a remote JupyterLab, JupyterHub, Colab, Kaggle): the
 camera belongs to the browser.  :class:`CameraWidget` is a small anywidget (https://anywidget.dev: a widget
-written as one JavaScript module, which JupyterLab, Notebook 7, VS Code and Colab load without a front-end
-extension) that shows the camera (``navigator.mediaDevices.getUserMedia``), sends a JPEG of the frame to the
-kernel when a button is pressed, and shows the picture the kernel sends back.  With "live" ticked it sends a
+written as one JavaScript module, which JupyterLab and Notebook 7 load without a front-end extension) that shows
+the camera (``navigator.mediaDevices.getUserMedia``), sends a JPEG of the frame to the kernel when a button is
+pressed, and shows the picture the kernel sends back.  Browsers give the camera only to secure pages (https, or
+a server on localhost).  Once a picture is answered and shown, the widget forgets it (the request and the
+answer are emptied), so a notebook saved with its widget state carries no face.  With "live" ticked it sends a
 frame, waits for the kernel's answer, then sends the next, at most ``fps`` frames per second: the kernel's
 speed sets the pace and no frame queues up.
 
@@ -13,7 +15,9 @@ speed sets the pace and no frame queues up.
 
 Where it runs:
 
-* JupyterLab, Notebook 7, VS Code: the widget; the browser asks for the camera the first time.
+* JupyterLab, Notebook 7 (local, or remote over https): the widget; the browser asks for the camera first.
+* VS Code: the widget is drawn, but VS Code's notebook views may refuse the camera (its webviews do not ask for
+  camera permission: microsoft/vscode#113916); the widget then says so, and the upload box works.
 * Colab: :func:`colab_snapshot` (Colab's documented route, ``google.colab.output.eval_js``, as its "Camera
   Capture" snippet does) takes one photo; :func:`identify_camera` says so.
 * Kaggle: its notebooks give the browser's camera to no cell output, so there is no camera there:
@@ -37,7 +41,6 @@ _ESM = r"""
 function button(text) {
   const b = document.createElement("button");
   b.textContent = text;
-  b.className = "course-camera-" + text.toLowerCase().replace(/[^a-z]+/g, "-");
   b.style.margin = "2px 4px 2px 0";
   return b;
 }
@@ -45,6 +48,7 @@ function button(text) {
 function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "course-camera";
+  root.dataset.answers = "0";
   const video = document.createElement("video");
   video.autoplay = true; video.muted = true; video.playsInline = true;
   video.style.maxWidth = "320px"; video.style.marginRight = "8px";
@@ -72,8 +76,9 @@ function render({ model, el }) {
   root.append(row, controls, status);
   el.append(root);
 
-  let stream = null, waiting = false, next = null, counter = 0;
+  let stream = null, waiting = null, next = null, watchdog = null, counter = 0, disposed = false;
   const say = (text) => { status.textContent = text; };
+  const enable = (on) => buttons.forEach((b) => { b.disabled = !on; });
   say(model.get("status"));
 
   function frameData() {
@@ -86,34 +91,49 @@ function render({ model, el }) {
     return canvas.toDataURL("image/jpeg", 0.9);
   }
 
+  function done() {  // an answer came, or none will: the buttons work again
+    waiting = null;
+    if (watchdog) { clearTimeout(watchdog); watchdog = null; }
+    enable(true);
+  }
+
   function send(kind) {
     const image = frameData();
     if (!image) { say("the camera has no picture yet"); return false; }
     counter += 1;
-    waiting = true;
-    buttons.forEach((b) => { b.disabled = true; });
+    waiting = counter;
+    enable(false);
+    say("working ...");
     model.set("request", { kind, image, id: counter });
     model.save_changes();
+    watchdog = setTimeout(() => {  // the kernel is busy, interrupted or restarted: do not wait forever
+      done();
+      say("no answer from the kernel in " + model.get("timeout") + " s (is it busy or restarted?): try again");
+    }, 1000 * model.get("timeout"));
     return true;
+  }
+
+  function schedule(ms) {
+    if (next === null && !disposed) next = setTimeout(liveStep, ms);
   }
 
   function liveStep() {
     next = null;
-    if (!live.checked || waiting) return;
-    send(model.get("live_action"));
+    if (!live.checked || waiting !== null || disposed) return;
+    if (!send(model.get("live_action"))) schedule(500);  // no picture yet: try again shortly
   }
 
-  live.onchange = () => { if (live.checked && !waiting) liveStep(); };
+  live.onchange = () => { if (live.checked) schedule(0); };
 
-  root.dataset.answers = "0";
   model.on("change:result", () => {
     const r = model.get("result") || {};
-    root.dataset.answers = String(Number(root.dataset.answers) + 1);
+    if (r.id === undefined) return;  // emptied after it was shown
     if (r.image) shown.src = r.image;
     if (r.text !== undefined) say(r.text);
-    waiting = false;
-    buttons.forEach((b) => { b.disabled = false; });
-    if (live.checked && next === null) next = setTimeout(liveStep, 1000 / Math.max(model.get("fps"), 0.1));
+    root.dataset.answers = String(Number(root.dataset.answers) + 1);
+    done();
+    model.set("result", {}); model.save_changes();  // forget the picture (not kept in saved widget state)
+    if (live.checked) schedule(1000 / Math.max(model.get("fps"), 0.1));
   });
   model.on("change:status", () => say(model.get("status")));
 
@@ -124,6 +144,7 @@ function render({ model, el }) {
   } else {
     navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false })
       .then((s) => {
+        if (disposed) { s.getTracks().forEach((t) => t.stop()); return; }  // the view went away meanwhile
         stream = s; video.srcObject = s;
         video.addEventListener("playing", () => {  // a picture to take only from here on
           model.set("camera", "on"); model.save_changes();
@@ -132,11 +153,14 @@ function render({ model, el }) {
       })
       .catch((err) => {
         model.set("camera", "error: " + err.name + ": " + err.message); model.save_changes();
-        say("no camera (" + err.name + "): allow the camera in the browser, or upload a photo instead");
+        say("no camera (" + err.name + "): allow the camera for this page in the browser; VS Code's notebook " +
+            "views may not offer it at all. Upload a photo instead.");
       });
   }
   return () => {
+    disposed = true;
     if (next) clearTimeout(next);
+    if (watchdog) clearTimeout(watchdog);
     if (stream) stream.getTracks().forEach((t) => t.stop());
   };
 }
@@ -183,6 +207,7 @@ def _widget_class():
         actions = traitlets.List([["snapshot", "Take a snapshot"]]).tag(sync=True)
         live_action = traitlets.Unicode("").tag(sync=True)
         fps = traitlets.Float(3.0).tag(sync=True)
+        timeout = traitlets.Float(60.0).tag(sync=True)  # seconds the buttons wait for an answer
         max_side = traitlets.Int(640).tag(sync=True)
         request = traitlets.Dict().tag(sync=True)
         result = traitlets.Dict().tag(sync=True)
@@ -197,17 +222,22 @@ def _widget_class():
 
         def _answer(self, change) -> None:
             req = change["new"] or {}
+            if not req:  # emptied below, once answered
+                return
             kind, rid = str(req.get("kind", "")), req.get("id")
-            handler = self.handlers.get(kind)
+            drawn, text = None, f"{kind}: no answer (interrupted)"
             try:
+                handler = self.handlers.get(kind)
                 if handler is None:
                     raise ValueError(f"no handler for {kind!r}")
                 drawn, text = handler(from_data_url(req.get("image", "")))
             except Exception as exc:  # shown in the widget: the kernel and the camera go on
                 drawn, text = None, f"{kind}: {type(exc).__name__}: {exc}"
-            self.answers.append((kind, text))
-            self.result = {"id": rid, "kind": kind, "text": text,
-                           "image": to_data_url(drawn) if drawn is not None else ""}
+            finally:  # always an answer, even when interrupted, so that the buttons work again
+                self.answers.append((kind, text))
+                self.result = {"id": rid, "kind": kind, "text": text,
+                               "image": to_data_url(drawn) if drawn is not None else ""}
+                self.request = {}  # the picture is not kept in the widget's state
 
     return CameraWidget
 
@@ -233,7 +263,8 @@ def where_camera_works() -> tuple[str, str]:
         import anywidget  # noqa: F401
     except ImportError:
         return "none", "the camera widget needs anywidget (`pip install anywidget`); upload your photos instead"
-    return "widget", "the browser asks for the camera the first time; nothing leaves this machine but to the kernel"
+    return "widget", ("the browser asks for the camera first; each picture goes to this notebook's kernel only, "
+                      "and the widget forgets it once answered")
 
 
 _COLAB_JS = """
@@ -280,39 +311,54 @@ def colab_snapshot(quality: float = 0.9) -> np.ndarray:
     return from_data_url(eval_js(f"takePhoto({float(quality)})"))
 
 
-def identify_camera(gallery, emb, name: str = "", folder=None, fps: float = 3.0, extra: Callable | None = None):
-    """The camera with three actions: **Enrol me** (the snapshot is checked, saved under ``name`` in the folder
-    of your photos and added to ``gallery``), **Identify** (every face named, or unknown, drawn with the
-    distance and the threshold) and **live** (the same on frames, ``fps`` at most).  ``extra(rgb, drawn,
+def enrol_snapshot(rgb: np.ndarray, gallery, emb, name: str, folder=None) -> tuple[np.ndarray, str]:
+    """A picture of you (the camera's, or :func:`colab_snapshot`'s) checked, kept as the next photo of ``name``
+    in the folder of your photos and added to ``gallery``: ``(drawn, one line)``."""
+    from . import own_face
+
+    saved = own_face.save_photo(name, rgb, folder, source="snapshot", detect=emb.detect)
+    if not own_face.enrol_saved(gallery, emb, saved):
+        return rgb, f"not enrolled: {saved.error or '; '.join(saved.check.problems)}"
+    _, drawn = own_face.identify_drawn(rgb, gallery, emb)
+    return drawn, (f"enrolled {saved.name} ({saved.path.parent.name}/{saved.path.name}); the gallery has "
+                   f"{len(gallery)} photos")
+
+
+def identify_snapshot(rgb: np.ndarray, gallery, emb, extra: Callable | None = None) -> tuple[np.ndarray, str]:
+    """Every face of ``rgb`` named from ``gallery`` (or unknown), drawn: ``(drawn, "identified: ...")``."""
+    from . import own_face
+
+    matches, drawn = own_face.identify_drawn(rgb, gallery, emb)
+    text = "identified: " + own_face.describe_matches(matches, emb.threshold)
+    if extra is not None and matches:
+        drawn, more = extra(rgb, drawn, matches)
+        text += f"; {more}"
+    return drawn, text
+
+
+def identify_camera(gallery, emb, name: "str | Callable[[], str]" = "", folder=None, fps: float = 3.0,
+                    extra: Callable | None = None):
+    """The camera with three actions: **Enrol me** (:func:`enrol_snapshot`: checked, kept under ``name`` in the
+    folder of your photos, added to ``gallery``), **Identify** (:func:`identify_snapshot`: every face named, or
+    unknown, drawn with the distance and the threshold) and **live** (the same on frames, ``fps`` at most).
+    ``name`` may be a function, read at each enrolment (e.g. the upload box's name field).  ``extra(rgb, drawn,
     matches) -> (drawn, text)`` adds to each identification, e.g. :func:`classifier_labels` (emotion, mask).
 
     Returns the widget, or where there is no camera (Kaggle, no anywidget) an ``ipywidgets.HTML`` that says
-    why; on Colab the HTML points to :func:`colab_snapshot`.
+    why; on Colab the HTML gives the lines that take a photo with :func:`colab_snapshot` and enrol it.
     """
     route, line = where_camera_works()
     if route != "widget":
         import ipywidgets as w
 
-        return w.HTML(f"<b>Camera:</b> {line}")
-    from . import own_face
-
-    def enrol(rgb):
-        saved = own_face.save_photo(name, rgb, folder, source="snapshot", detect=emb.detect)
-        if not own_face.enrol_saved(gallery, emb, saved):
-            return rgb, f"not enrolled: {saved.error or '; '.join(saved.check.problems)}"
-        matches, drawn = own_face.identify_drawn(rgb, gallery, emb)
-        return drawn, f"enrolled {saved.name} ({saved.path.parent.name}/{saved.path.name}); the gallery has {len(gallery)} photos"
-
-    def ident(rgb):
-        matches, drawn = own_face.identify_drawn(rgb, gallery, emb)
-        text = "identified: " + own_face.describe_matches(matches, emb.threshold)
-        if extra is not None and matches:
-            drawn, more = extra(rgb, drawn, matches)
-            text += f"; {more}"
-        return drawn, text
-
-    return camera_widget({"enrol": enrol, "identify": ident}, [("enrol", "Enrol me"), ("identify", "Identify")],
-                         live_action="identify", fps=fps,
+        how = ("<br><code>rgb = camera.colab_snapshot()</code> then <code>drawn, text = camera.enrol_snapshot(rgb, "
+               "gallery, emb, MY_NAME)</code> (or <code>camera.identify_snapshot(rgb, gallery, emb)</code>) and "
+               "<code>print(text); cu.show_image(drawn)</code>") if route == "colab" else ""
+        return w.HTML(f"<b>Camera:</b> {line}{how}")
+    who = name if callable(name) else (lambda: name)
+    return camera_widget({"enrol": lambda rgb: enrol_snapshot(rgb, gallery, emb, who(), folder),
+                          "identify": lambda rgb: identify_snapshot(rgb, gallery, emb, extra)},
+                         [("enrol", "Enrol me"), ("identify", "Identify")], live_action="identify", fps=fps,
                          status=f"{emb.name} backend, threshold {emb.threshold:g}; {line}")
 
 
@@ -323,12 +369,20 @@ def classifier_labels(kinds: tuple[str, ...] = ("emotion", "mask")) -> Callable:
     if unknown:
         raise ValueError(f"no classifier {unknown[0]!r}; choose from emotion, mask")
     classifiers: list = []
+    failed: list[str] = []
 
     def label(rgb: np.ndarray, drawn: np.ndarray, matches) -> tuple[np.ndarray, str]:
-        if not classifiers:  # loaded with the first frame: TensorFlow starts only if the camera is used
+        if not classifiers and not failed:  # loaded with the first frame: TensorFlow starts only if it is used
             from . import emotion, mask
 
-            classifiers.extend({"emotion": emotion, "mask": mask}[k].load_classifier() for k in kinds)
+            try:
+                loaded = [{"emotion": emotion, "mask": mask}[k].load_classifier() for k in kinds]
+            except Exception as exc:  # a missing or unreadable model: names go on without the labels
+                failed.append(f"{type(exc).__name__}: {exc}")
+            else:
+                classifiers.extend(loaded)
+        if failed:
+            return drawn, f"no emotion/mask labels ({failed[0][:160]})"
         faces = [m.face for m in matches]
         parts = []
         for m, *labels in zip(matches, *(c.classify(rgb, faces) for c in classifiers)):

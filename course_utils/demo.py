@@ -143,7 +143,8 @@ def run_image(source: str, annotate: Annotator, out: Path) -> list:
 
 
 def _shower(annotate: Annotator, title: str) -> Annotator:
-    """Wrap ``annotate`` to show each frame in an OpenCV window; q or Esc stops the stream."""
+    """Wrap ``annotate`` to show each frame in an OpenCV window; q or Esc stops the stream.  What was
+    annotated before the stop stays in ``show.results`` (the summary of a stopped stream keeps it)."""
     import cv2
 
     class Stop(Exception):
@@ -158,11 +159,12 @@ def _shower(annotate: Annotator, title: str) -> Annotator:
             raise SystemExit("this OpenCV cannot open windows (opencv-python-headless): run without --show "
                              "and write the stream with -o out.mp4, or `pip install opencv-python` "
                              f"in your own environment ({exc.err})") from exc
+        show.results.append(results)
         if key in (ord("q"), 27):
             raise Stop
         return drawn, results
 
-    show.Stop = Stop
+    show.Stop, show.results = Stop, []
     return show
 
 
@@ -174,13 +176,16 @@ def run_stream(source: str | int, annotate: Annotator, out: Path | None, max_fra
         annotate = _shower(annotate, f"course_utils.demo: {source}")
     try:
         return annotate_stream(source, annotate, out=out, max_frames=max_frames, every=every, progress=not show)
-    except getattr(annotate, "Stop", ()):  # the user closed the window: keep what was written
-        return StreamSummary(out=out)
+    except getattr(annotate, "Stop", ()):  # the user closed the window: keep what was written and seen
+        return StreamSummary(frames=len(annotate.results), results=list(annotate.results), out=out)
     finally:
         if show:
             import cv2
 
-            cv2.destroyAllWindows()
+            try:
+                cv2.destroyAllWindows()
+            except cv2.error:  # a headless OpenCV has no window to close (the message above says why)
+                pass
 
 
 def main(argv: list[str] | None = None, default_kind: str | None = None) -> int:

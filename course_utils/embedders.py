@@ -339,7 +339,9 @@ def measured_threshold(backend: str, pretrained: str = "vggface2", margin: float
     except (OSError, ValueError, AttributeError):
         return None
     for e in entries if isinstance(entries, list) else []:
-        if isinstance(e, dict) and (e.get("backend"), e.get("pretrained"), e.get("margin")) == (backend, pretrained, margin):
+        # the embedder embeds each face once: a threshold measured on mirror-averaged embeddings does not apply
+        if isinstance(e, dict) and (e.get("backend"), e.get("pretrained"), e.get("margin"), bool(e.get("flip"))) == (
+                backend, pretrained, margin, False):
             try:
                 value = round(float(e["threshold"]), 2)
             except (KeyError, TypeError, ValueError):

@@ -88,6 +88,10 @@ class Gallery:
     def people(self) -> list[str]:
         return sorted(set(self.names))
 
+    def copy(self) -> "Gallery":
+        """A gallery with the same rows that can grow without changing this one."""
+        return Gallery(list(self.names), self.embeddings.copy(), self.backend, list(self.sources), dict(self.problems))
+
     def add(self, name: str, embedding: np.ndarray, backend: str, source: str = "") -> None:
         if backend != self.backend:
             raise BackendMismatchError(f"cannot add a {backend} embedding to a {self.backend} gallery")

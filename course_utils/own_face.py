@@ -8,9 +8,13 @@ checked when they arrive, kept in a writable folder that git never sees, enrolle
 
 A photo is usable for enrolment when it shows **one** face (:data:`MIN_FACE_PX` pixels or more across),
 sharp enough (:data:`MIN_SHARPNESS`) and neither too dark nor too bright (:data:`BRIGHTNESS`).  The limits
-were set on the committed LFW sample (``tests/test_own_face.py`` checks them on it and on blurred, darkened
-and shrunk copies); they are advice, not a verdict on the photo: ``save_photo(..., force=True)`` keeps a
-photo that fails them (one face is still required).
+were set on the committed LFW sample: every enrolled photo of it passes, and copies of them blurred, darkened
+or shrunk fail, each for its own reason (``tests/test_own_face.py``).  They are advice, not a verdict on the
+photo: ``save_photo(..., force=True)`` keeps a photo that fails them (one face is still required).
+
+Where the photos go: to this notebook's kernel (on your machine, or on the server that runs it: Colab, Kaggle,
+JupyterHub), which writes them to :func:`faces_dir`; git ignores that folder.  The upload box forgets each file
+once it is handled, so a notebook saved with its widget state does not carry your photos.
 """
 from __future__ import annotations
 
@@ -27,9 +31,9 @@ from .images import ImageError, ImageLike, load_image
 #: LFW's photos (250 x 250) hold faces of about 100-120 px; an embedding network scales every face to
 #: 150 px (dlib) or 160 px (FaceNet), so a face under 64 px is mostly upsampled blur.
 MIN_FACE_PX = 64
-#: Sharpness: the variance of the Laplacian of the face, cut out and scaled to 112 x 112 grey pixels.  On
-#: the committed LFW sample it is 30-110 (10th percentile 52); the same photos blurred with a Gaussian of
-#: sigma 1.5 px fall to 8-19.
+#: Sharpness: the variance of the Laplacian of the face, cut out and scaled to 112 x 112 grey pixels (a blur
+#: lowers it).  Every photo of the committed LFW sample is above it, the same photos blurred with a Gaussian
+#: of sigma 3 px below it (tests/test_own_face.py).
 MIN_SHARPNESS = 20.0
 #: The mean grey level of the face (0-255) outside which the photo is too dark or too bright.
 BRIGHTNESS = (40.0, 220.0)
@@ -143,6 +147,10 @@ def safe_name(name: str) -> str:
     cleaned = re.sub(r"[^\w\-]+", "_", str(name).strip(), flags=re.UNICODE).strip("_.")
     if not cleaned:
         raise ValueError(f"{name!r} is not usable as a name: type your name (letters, digits, - or _)")
+    from .gallery import UNKNOWN
+
+    if cleaned.lower() == UNKNOWN.lower():
+        raise ValueError(f"{name!r} is what identification answers for a stranger: type your own name")
     return cleaned[:64]
 
 
@@ -202,6 +210,26 @@ def enrol_saved(gallery, emb, saved: SavedPhoto) -> bool:
     return True
 
 
+def enrol_own_photos(gallery, emb, folder: str | Path | None = None) -> int:
+    """Enrol the photos already in the folder of your photos (from an earlier session) that ``gallery`` does
+    not hold yet; returns how many were added (a photo without a usable face is skipped)."""
+    held = set(gallery.sources)
+    added = 0
+    for name, paths in own_photos(folder).items():
+        for path in paths:
+            if str(path) in held:
+                continue
+            try:
+                img = load_image(path)
+            except (ImageError, OSError):
+                continue
+            faces = sorted(emb.detect(img), key=lambda f: -f.area)
+            if faces:
+                gallery.add(name, emb.embed_faces(img, faces[:1])[0], emb.name, str(path))
+                added += 1
+    return added
+
+
 def own_photos(folder: str | Path | None = None) -> dict[str, list[Path]]:
     """``{name: [photos]}`` of the folder of your photos (empty when there is none)."""
     root = faces_dir(folder)
@@ -257,17 +285,32 @@ def upload_box(name: str = "", folder: str | Path | None = None, detect: Callabl
     box = w.VBox([w.HBox([name_box, upload]), out])
     box.saved = []
 
+    def files_of(value) -> list[tuple[str, bytes]]:
+        """``(name, bytes)`` of each uploaded file: ipywidgets 8 gives a tuple of dicts (or objects), 7 (Colab's)
+        a dict ``{name: {"content": ...}}``."""
+        if isinstance(value, dict):
+            return [(n, bytes(f["content"])) for n, f in value.items()]
+        return [(f["name"], bytes(f["content"])) if isinstance(f, dict) else (f.name, bytes(f.content))
+                for f in value or ()]
+
     def received(change):
-        files = change["new"] or ()
-        for f in files:
-            data = f["content"] if isinstance(f, dict) else f.content
-            fname = f["name"] if isinstance(f, dict) else f.name
-            result = save_photo(name_box.value, bytes(data), folder, source=fname, detect=detect)
-            box.saved.append(result)
-            with out:
-                print(result)
-            if result.path is not None and on_saved is not None:
-                on_saved(result)
+        if not change["new"]:
+            return
+        for fname, data in files_of(change["new"]):
+            try:
+                result = save_photo(name_box.value, data, folder, source=fname, detect=detect)
+                box.saved.append(result)
+                with out:
+                    print(result)
+                if result.path is not None and on_saved is not None:
+                    on_saved(result)
+            except Exception as exc:  # shown under the box: an observer's error would go to the kernel log
+                with out:
+                    print(f"{fname}: not kept: {type(exc).__name__}: {exc}")
+        try:  # forget the files: a notebook saved with its widget state does not carry them
+            upload.value = type(upload.value)()
+        except Exception:  # noqa: BLE001 -- an ipywidgets that does not let the value be reset keeps it
+            pass
 
     upload.observe(received, names="value")
     box.upload, box.name_box, box.output, box.received = upload, name_box, out, received

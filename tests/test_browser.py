@@ -222,7 +222,8 @@ def test_camera_snapshot_enrols_and_identifies(lab, face_photo, tmp_path):
         time.sleep(15)
         t1, n1 = time.time(), driver.execute_script(count)
         driver.execute_script("document.querySelector('.course-camera-live').click()")
-        status = _text(driver, ".course-camera-status")
+        status = _wait(driver, "const s = document.querySelector('.course-camera-status').textContent; "
+                               "return s.startsWith('identified:') && s", 60, "the last live frame's answer")
         assert status.startswith("identified: Test_Student (") and "; Test_Student: " in status, status
         assert any(e in status for e in ("happy", "neutral", "sad", "angry", "surprise", "fear", "disgust"))
         assert "mask" in status

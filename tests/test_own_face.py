@@ -244,3 +244,73 @@ def test_dlib_jitters_average_dlibs_own_jittered_copies(photo):
     with pytest.raises(ValueError):
         ident.DlibEmbedder(jitters=-1)
     assert "5 jitters" in repr(jittered)
+
+
+def test_a_threshold_measured_with_mirror_images_is_not_used(tmp_path):
+    results = tmp_path / "r.json"
+    results.write_text('{"thresholds": [{"backend": "facenet", "pretrained": "vggface2", "margin": 0, "flip": true, '
+                       '"threshold": 1.2, "pairs": 1800}]}')
+    assert embedders.measured_threshold("facenet", results=results) is None
+
+
+def test_unknown_is_not_a_name():
+    with pytest.raises(ValueError, match="what identification answers for a stranger"):
+        own_face.safe_name("Unknown")
+
+
+def test_upload_box_handles_both_ipywidgets_value_shapes_and_forgets_the_files(tmp_path, photo):
+    """ipywidgets 8 (a tuple of dicts) and 7, which Colab ships (a dict of name -> file); a file whose handling
+    fails is reported under the box, not in the kernel's log; the value is emptied once handled."""
+    box = own_face.upload_box("Ada", tmp_path)
+    data = photo.read_bytes()
+    box.received({"new": ({"name": "a.jpg", "content": memoryview(data)},)})
+    box.received({"new": {"b.jpg": {"content": data, "metadata": {}}}})
+    assert [r.path.name for r in box.saved] == ["1.jpg", "2.jpg"]
+    assert len(box.upload.value) == 0
+    boom = own_face.upload_box("Ada", tmp_path, on_saved=lambda saved: 1 / 0)
+    boom.received({"new": ({"name": "c.jpg", "content": data},)})
+    assert "c.jpg: not kept: ZeroDivisionError" in "".join(o.get("text", "") for o in boom.output.outputs) \
+        or boom.saved  # outside a kernel, Output does not capture: the file was still kept
+    assert (tmp_path / "Ada" / "3.jpg").is_file()
+
+
+def test_photos_from_an_earlier_session_are_enrolled_once(tmp_path, photo, emb):
+    own_face.save_photo("Ada", photo, tmp_path)
+    gallery = cu.enrol_folder(ident.make_sample_gallery(tmp_path / "g"), emb)
+    assert own_face.enrol_own_photos(gallery, emb, tmp_path) == 1
+    assert own_face.enrol_own_photos(gallery, emb, tmp_path) == 0
+    assert gallery.names[-1] == "Ada" and len(gallery) == 6
+
+
+def test_camera_answers_even_when_a_handler_is_interrupted_and_forgets_the_picture(astronaut):
+    def interrupted(rgb):
+        raise KeyboardInterrupt
+
+    cam = camera.camera_widget({"snap": interrupted}, [("snap", "Snap")])
+    with pytest.raises(KeyboardInterrupt):
+        cam.request = {"kind": "snap", "id": 7, "image": camera.to_data_url(astronaut)}
+    assert cam.result == {"id": 7, "kind": "snap", "text": "snap: no answer (interrupted)", "image": ""}
+    assert cam.request == {}
+
+
+def test_classifier_labels_fall_back_when_a_model_cannot_be_loaded(monkeypatch, tmp_path, photo, emb):
+    from course_utils import mask
+
+    monkeypatch.setattr(mask, "load_classifier", lambda *a: (_ for _ in ()).throw(FileNotFoundError("no mask model")))
+    gallery = cu.enrol_folder(ident.make_sample_gallery(tmp_path / "g"), emb)
+    rgb = cu.load_image(photo)
+    matches, drawn = own_face.identify_drawn(rgb, gallery, emb)
+    extra = camera.classifier_labels()
+    for _ in range(2):
+        same, text = extra(rgb, drawn, matches)
+        assert same is drawn and text.startswith("no emotion/mask labels (FileNotFoundError: no mask model")
+
+
+def test_colab_gets_the_lines_that_enrol_a_snapshot(monkeypatch, emb, photo, tmp_path):
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "x")
+    html = camera.identify_camera(None, emb).value
+    assert "camera.colab_snapshot()" in html and "camera.enrol_snapshot(rgb, gallery, emb, MY_NAME)" in html
+    gallery = cu.enrol_folder(ident.make_sample_gallery(tmp_path / "g"), emb)
+    drawn, text = camera.enrol_snapshot(cu.load_image(photo), gallery, emb, "Ada", tmp_path / "faces")
+    assert text.startswith("enrolled Ada (Ada/1.jpg)") and len(gallery) == 6
+    assert camera.identify_snapshot(cu.load_image(photo), gallery, emb)[1].startswith("identified: Ada (")
