@@ -511,11 +511,10 @@ def _framed(image: np.ndarray, share: float) -> tuple[np.ndarray, int]:
     return pad_mean_colour(image, pad, pad, pad, pad), pad
 
 
-@functools.lru_cache(maxsize=1)
 def _warn_no_centerface(message: str) -> None:
     import warnings
 
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
+    warnings.warn(message, RuntimeWarning, stacklevel=3)  # the default filter shows it once per place
 
 
 def _centerface_face(image: np.ndarray) -> Face | None:

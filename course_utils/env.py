@@ -65,10 +65,6 @@ class Environment:
     def is_kaggle(self) -> bool:
         return self.platform == "kaggle"
 
-    @property
-    def is_colab(self) -> bool:
-        return self.platform == "colab"
-
 
 def detect_platform(environ: dict | None = None, kaggle_input: Path | None = None) -> str:
     """Return ``"kaggle"``, ``"colab"`` or ``"local"``.

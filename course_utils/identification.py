@@ -267,7 +267,8 @@ def load_available_pairs(lfw_root: str | Path, pairs_per_fold: int | None = None
     folds, missing = [int(f) for f in complete.index[complete]], [int(f) for f in complete.index[~complete]]
     if len(folds) < 2:
         raise ValueError(f"{root} holds all the images of {len(folds)} fold(s) of pairs.txt ({folds}); "
-                         "the protocol needs two folds or more: point LFW_DIR at a fuller copy of LFW")
+                         "the protocol needs two folds or more: point the lesson's LFW_DIR, or the COURSE_LFW_DIR setting, at "
+                         "a fuller copy of LFW")
     df = df[df.fold.isin(folds)].reset_index(drop=True)
     if pairs_per_fold is not None:
         parts = []

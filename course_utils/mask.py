@@ -50,6 +50,14 @@ _JAW, _NOSE_TIP, _EYES = list(range(17)), 30, list(range(36, 48))
 DETECTOR = {"backend": "facenet", "thresholds": (0.5, 0.6, 0.6)}
 
 
+#: Synthetic masked faces (:func:`synthetic_mask_pairs`): each face crop is scaled to SYNTH_SIZE pixels and
+#: the 68 landmarks are found in SYNTH_FACE_BOX, the face's box in such a crop (a tight face crop, as the
+#: course's detectors cut it with a 10 % margin, puts the face at 12.5 %-87.5 % across and 12.5 %-92 % down:
+#: 24-168 and 24-176 of 192 pixels, the chin lower than the brow is high).
+SYNTH_SIZE = 192
+SYNTH_FACE_BOX = (24, 24, 168, 176)
+
+
 def get_mask_detector(min_face_size: int = 20):
     """The detector the mask pipeline uses (:data:`DETECTOR`)."""
     from .detection import get_detector
@@ -92,7 +100,8 @@ def mask_polygon(points: np.ndarray, style: str = "surgical") -> np.ndarray:
 
 def draw_mask(image: ImageLike, points: np.ndarray, style: str = "surgical", color: tuple[int, int, int] | None = None,
               seed: int | None = None, return_area: bool = False):
-    """Draw a face mask over the lower face given its 68 landmarks (lesson 03).
+    """Draw a face mask over the lower face given its 68 landmarks (lesson 05's synthetic masked faces; the 68
+    landmarks are lesson 03's).
 
     Args:
         style: ``"surgical"`` (pleats), ``"cloth"`` (plain, rounder) or ``"n95"`` (a ridge); see :data:`MASK_STYLES`.
@@ -190,7 +199,6 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
     import cv2
 
     from .detection import find_face, retry_face
-    from .images import ImageError
 
     detector = get_mask_detector()
     crops, index, skipped, retried = [], [], {}, []
@@ -202,7 +210,7 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
     for i, item in it:
         try:
             img = load_image(item)
-        except (OSError, ImageError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # ImageError is a ValueError
             skipped[i] = f"unreadable: {exc}"
             continue
         side = min(img.shape[:2])
@@ -237,8 +245,8 @@ def synthetic_mask_pairs(faces: Sequence[np.ndarray], seed: int = 0, size: int =
     styles = list(MASK_STYLES)
     x, y = [], []
     for face in faces:
-        big = cv2.resize(load_image(face), (192, 192), interpolation=cv2.INTER_CUBIC)
-        pts = detect_landmarks(big, (24, 24, 168, 176))
+        big = cv2.resize(load_image(face), (SYNTH_SIZE, SYNTH_SIZE), interpolation=cv2.INTER_CUBIC)
+        pts = detect_landmarks(big, SYNTH_FACE_BOX)
         masked = draw_mask(big, pts, style=styles[int(rng.integers(len(styles)))], seed=int(rng.integers(1 << 31)))
         for im, label in ((masked, 0), (big, 1)):
             x.append(cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA))

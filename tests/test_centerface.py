@@ -20,10 +20,8 @@ def no_network(monkeypatch, tmp_path):
     monkeypatch.setattr(centerface, "MODEL_FILE", tmp_path / "centerface.onnx")
     monkeypatch.setattr(centerface.importlib.util, "find_spec", lambda name: None)
     centerface._net.cache_clear()
-    detection._warn_no_centerface.cache_clear()
     yield tmp_path / "centerface.onnx"
     centerface._net.cache_clear()
-    detection._warn_no_centerface.cache_clear()
 
 
 def test_the_committed_file_is_the_network_the_code_expects():
