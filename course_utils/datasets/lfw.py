@@ -277,6 +277,12 @@ def _without_missing(df, index: LFWIndex, path: Path, missing: str):
     return out
 
 
+#: How to get LFW by hand (the registry's ``manual`` text, and what a failed download says).
+LFW_MANUAL = ("the UMass site (vis-www.cs.umass.edu/lfw/) is down. `cu.fetch_lfw()` downloads the figshare copies "
+              "that scikit-learn uses (lfw.tgz, lfw-funneled.tgz, pairs*.txt, sha256-checked). On Kaggle, attach an "
+              "LFW dataset instead (for example jessicali9530/lfw-dataset, deep-funneled images) and add pairs.txt")
+
+
 def fetch_lfw(data_dir: str | Path | None = None, funneled: bool = False, progressbar: bool = True) -> Path:
     """Download LFW (figshare mirrors, sha256-checked) unless already there; return its folder.
 
@@ -287,9 +293,7 @@ def fetch_lfw(data_dir: str | Path | None = None, funneled: bool = False, progre
     from ..download import default_data_dir, fetch, safe_extract
 
     folder = Path(data_dir if data_dir is not None else default_data_dir()) / "lfw"
-    from .registry import DATASETS
-
-    manual = DATASETS["lfw"].manual
+    manual = LFW_MANUAL
     for name in ("pairs.txt", "pairsDevTrain.txt", "pairsDevTest.txt"):
         fetch(name, data_dir=folder, progressbar=progressbar, manual=manual)
     archive = fetch("lfw-funneled.tgz" if funneled else "lfw.tgz", data_dir=folder,

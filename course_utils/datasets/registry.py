@@ -11,7 +11,7 @@ from .celeba import is_celeba_root
 from .common import SAMPLES_DIR, DatasetNotFoundError, find_root
 from .face_mask import is_mask_root
 from .fer2013 import is_fer_root
-from .lfw import is_lfw_root
+from .lfw import LFW_MANUAL, is_lfw_root
 from .vggface import is_vggface2_root, is_vggface_root
 
 
@@ -36,10 +36,7 @@ DATASETS: dict[str, DatasetInfo] = {
         "13,233 images of 5,749 people (1,680 with two or more), 250x250 JPEG",
         "identity (folder name); pairs.txt: the View-2 verification protocol, 10 folds x 300 matched + 300 mismatched pairs",
         "no licence; distributed by UMass Amherst for research",
-        "the UMass site (vis-www.cs.umass.edu/lfw/) is down. `cu.fetch_lfw()` downloads the figshare copies "
-        "that scikit-learn uses (lfw.tgz, lfw-funneled.tgz, pairs*.txt, sha256-checked). On Kaggle, attach an LFW "
-        "dataset instead (for example jessicali9530/lfw-dataset, deep-funneled images) and add pairs.txt",
-        is_lfw_root),
+        LFW_MANUAL, is_lfw_root),
     "celeba": DatasetInfo(
         "celeba", "CelebFaces Attributes (Liu et al., 2015)", "COURSE_CELEBA_DIR", "celeba_mini",
         "202,599 images of 10,177 identities; aligned crops 178x218",
