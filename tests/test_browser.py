@@ -177,6 +177,20 @@ def _text(driver, selector: str) -> str:
                                  "return e ? e.textContent : ''")
 
 
+def _camera_on(driver) -> None:
+    _wait(driver, "const s = document.querySelector('.course-camera-status'); "
+                  "return s && s.textContent.startsWith('camera on')", 60, "the camera to start")
+
+
+def _press(driver, kind: str, answer: str = "identified:", what: str = "the identification") -> str:
+    """Press the camera's ``kind`` button; the status line once it starts with ``answer`` (a prefix, or
+    prefixes joined by ``|``)."""
+    driver.execute_script(f"document.querySelector('.course-camera button[data-kind={kind}]').click()")
+    starts = " || ".join(f"s.startsWith({json.dumps(a)})" for a in answer.split("|"))
+    return _wait(driver, "const s = document.querySelector('.course-camera-status').textContent; "
+                         f"return ({starts}) && s", 120, what)
+
+
 def test_camera_snapshot_enrols_and_identifies(lab, face_photo, tmp_path):
     import course_utils as cu
 
@@ -187,23 +201,15 @@ def test_camera_snapshot_enrols_and_identifies(lab, face_photo, tmp_path):
     driver = _browser(video, tmp_path)
     try:
         _run_notebook(driver, url, token, "own_face.ipynb")
-        _wait(driver, "const s = document.querySelector('.course-camera-status'); "
-                      "return s && s.textContent.startsWith('camera on')", 60, "the camera to start")
+        _camera_on(driver)
         # Before enrolment the face is nobody's: the stranger is not in the starter gallery.
-        driver.execute_script("document.querySelector('.course-camera button[data-kind=identify]').click()")
-        before = _wait(driver, "const s = document.querySelector('.course-camera-status').textContent; "
-                               "return s.startsWith('identified:') && s", 120, "the first identification")
+        before = _press(driver, "identify")
         assert before.startswith("identified: unknown"), before
-        driver.execute_script("document.querySelector('.course-camera button[data-kind=enrol]').click()")
-        enrolled = _wait(driver, "const s = document.querySelector('.course-camera-status').textContent; "
-                                 "return (s.startsWith('enrolled') || s.startsWith('not enrolled')) && s", 120,
-                         "the enrolment")
+        enrolled = _press(driver, "enrol", "enrolled|not enrolled", "the enrolment")
         assert enrolled.startswith("enrolled Test_Student"), enrolled
         kept = sorted(p.name for p in (faces / "Test_Student").iterdir())
         assert kept == ["1.jpg"], kept
-        driver.execute_script("document.querySelector('.course-camera button[data-kind=identify]').click()")
-        after = _wait(driver, "const s = document.querySelector('.course-camera-status').textContent; "
-                              "return s.startsWith('identified:') && s", 120, "the second identification")
+        after = _press(driver, "identify")
         assert after.startswith("identified: Test_Student ("), after
         distance = float(after.split("(")[1].split("<")[0])
         assert distance < 0.3, after  # two frames of one still picture: nearly the same embedding
@@ -266,11 +272,8 @@ def test_upload_widget_keeps_a_photo_and_refuses_a_non_image(lab, face_photo, tm
               "the uploaded photo's check")
         assert (faces / "Uploader" / "1.jpg").is_file()
         # The upload enrolled the photo: the camera, which shows the same person, now finds the name.
-        _wait(driver, "const s = document.querySelector('.course-camera-status'); "
-                      "return s && s.textContent.startsWith('camera on')", 60, "the camera to start")
-        driver.execute_script("document.querySelector('.course-camera button[data-kind=identify]').click()")
-        found = _wait(driver, "const s = document.querySelector('.course-camera-status').textContent; "
-                              "return s.startsWith('identified:') && s", 120, "the identification")
+        _camera_on(driver)
+        found = _press(driver, "identify")
         assert found.startswith("identified: Uploader ("), found
         pick(bad)
         text = _wait(driver, "const t = document.body.innerText; return t.includes('notes.jpg: not kept') && t",
