@@ -77,7 +77,7 @@ def face_free_images() -> list:
 
 def false_faces() -> list:
     """Face-free images on which the mask pipeline finds a face, without and with the retries."""
-    from course_utils.detection import find_face
+    from course_utils.face_finder import find_face
 
     images = face_free_images()
     det = mask.get_mask_detector()

@@ -41,7 +41,7 @@ _EXPORTS = {
     # lesson 02: detection
     "Face": "detection", "detect_faces": "detection", "get_detector": "detection",
     "crop_face": "detection", "largest_face": "detection", "central_face": "detection", "trace_mtcnn": "detection",
-    "find_face": "detection",
+    "find_face": "face_finder",
     "BACKENDS": "detection", "nms": "detection", "box_iou": "detection",
     "draw_faces": "draw", "show_faces": "draw", "show_image": "draw", "show_grid": "draw", "text_slider": "draw",
     "detect_video": "video",

@@ -1,4 +1,4 @@
-"""CenterFace, the detector :func:`course_utils.detection.find_face` asks when MTCNN finds no face.
+"""CenterFace, the detector :func:`course_utils.face_finder.find_face` asks when MTCNN finds no face.
 
 CenterFace (Xu et al. 2019, "CenterFace: Joint Face Detection and Alignment Using Face as Point") is an
 anchor-free detector trained on WIDER FACE, whose occluded and heavily cropped faces MTCNN's training set

@@ -213,8 +213,8 @@ class FaceClassifier:
 def classify_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "mtcnn",
                    min_face_size: int = 20, retry: bool = False) -> list[Labelled]:
     """Detect the faces of ``image`` and classify each.  ``retry``: when the detector finds none,
-    :func:`~course_utils.detection.find_face`'s retries for a tight or masked crop (the mask demo)."""
-    from .detection import retry_face
+    :func:`~course_utils.face_finder.find_face`'s retries for a tight or masked crop (the mask demo)."""
+    from .face_finder import retry_face
 
     img = load_image(image)
     det = get_detector(detector, min_face_size=min_face_size) if isinstance(detector, str) else detector

@@ -67,7 +67,7 @@ def make_annotator(kind: str, model: str | Path | None = None, backend: str | No
     (``detect``) or :class:`~course_utils.classify.Labelled` faces.
 
     ``backend=None`` uses MTCNN, except for masks: facenet-pytorch's MTCNN with the lower thresholds
-    that find masked faces (:data:`course_utils.mask.DETECTOR`), and :func:`~course_utils.detection.find_face`'s
+    that find masked faces (:data:`course_utils.mask.DETECTOR`), and :func:`~course_utils.face_finder.find_face`'s
     retries when a picture yields no face at all (a tight, masked crop).
     """
     from .classify import annotate_faces

@@ -188,7 +188,7 @@ class CropResult:
 
 def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_side: int = 160,
                       progress: bool = False, retry: bool = True) -> CropResult:
-    """Find the face of each image (:func:`course_utils.detection.find_face` with the mask pipeline's
+    """Find the face of each image (:func:`course_utils.face_finder.find_face` with the mask pipeline's
     detector: the largest face, retried framed and then with CenterFace for tight and masked crops)
     and cut an aligned crop of it.
 
@@ -198,7 +198,7 @@ def crops_from_images(images: Sequence[ImageLike], size: int = INPUT_SIZE, min_s
     """
     import cv2
 
-    from .detection import find_face, retry_face
+    from .face_finder import find_face, retry_face
 
     detector = get_mask_detector()
     crops, index, skipped, retried = [], [], {}, []

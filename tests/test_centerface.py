@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import course_utils as cu
-from course_utils import centerface, detection
+from course_utils import centerface, detection, face_finder
 from course_utils.detection import box_iou
 from course_utils.model_files import ModelFileError, ModelNotFoundError
 
@@ -90,8 +90,8 @@ def test_a_missing_file_says_how_to_get_it_and_find_face_still_answers(no_networ
     det = cu.get_detector("facenet")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert detection.find_face(cu.load_sample("coffee"), det) is None
-        assert detection.find_face(cu.load_sample("grace_hopper"), det) is not None  # MTCNN's answer
+        assert face_finder.find_face(cu.load_sample("coffee"), det) is None
+        assert face_finder.find_face(cu.load_sample("grace_hopper"), det) is not None  # MTCNN's answer
     assert any("skips its CenterFace retry" in str(w.message) for w in caught)
 
 
@@ -102,7 +102,7 @@ def test_a_file_that_is_not_the_network_is_refused(no_network):
 
 
 def test_find_faces_centerface_rule_keeps_big_faces_from_025_and_small_ones_from_05(monkeypatch):
-    """The rule of the retry (detection.RETRY), on faces CenterFace is made to return for a 200x100 image:
+    """The rule of the retry (face_finder.RETRY), on faces CenterFace is made to return for a 200x100 image:
     a face whose side is 30 % of the longer side (60 px) counts from 0.25, a smaller one from 0.5; the
     largest that counts wins; the second border is tried only when the first gives nothing."""
     from course_utils.detection import Face
@@ -113,17 +113,17 @@ def test_find_faces_centerface_rule_keeps_big_faces_from_025_and_small_ones_from
     answers = {}
 
     def fake(image, *, border, threshold):
-        assert threshold == detection.RETRY["centerface_score"]
+        assert threshold == face_finder.RETRY["centerface_score"]
         return [f for f in answers.get(border, []) if f.score >= threshold]  # as detect_square does
 
     monkeypatch.setattr(centerface, "detect_square", fake)
     img = np.zeros((100, 200, 3), np.uint8)
-    first, second = detection.RETRY["centerface_borders"]
+    first, second = face_finder.RETRY["centerface_borders"]
     answers = {first: [face(59, 0.45)]}
-    assert detection._centerface_face(img) is None            # too small for 0.45
+    assert face_finder._centerface_face(img) is None            # too small for 0.45
     answers = {first: [face(60, 0.26)]}
-    assert detection._centerface_face(img) == face(60, 0.26)   # big enough from 0.25
+    assert face_finder._centerface_face(img) == face(60, 0.26)   # big enough from 0.25
     answers = {first: [face(20, 0.55), face(70, 0.3), face(90, 0.2)]}
-    assert detection._centerface_face(img) == face(70, 0.3)    # the largest that counts
+    assert face_finder._centerface_face(img) == face(70, 0.3)    # the largest that counts
     answers = {first: [face(20, 0.45)], second: [face(20, 0.6)]}
-    assert detection._centerface_face(img) == face(20, 0.6)    # small but sure, at the second border
+    assert face_finder._centerface_face(img) == face(20, 0.6)    # small but sure, at the second border

@@ -118,7 +118,7 @@ def test_mask_demo_uses_the_reference_model_and_the_mask_detector(tmp_path, caps
 def test_mask_script_finds_the_face_of_a_tight_masked_crop(tmp_path):
     """Issue 19: a masked face that fills the photo was 'no face found' for the lecture's script."""
     from course_utils import mask
-    from course_utils.detection import find_face
+    from course_utils.face_finder import find_face
 
     photos = mask.load_real_photos()
     masked = [p for p in photos["path"][photos["y"] == 0]]

@@ -8,7 +8,7 @@ import pytest
 import course_utils as cu
 from course_utils import detection_set as ds
 from course_utils import mask
-from course_utils.detection import RETRY, find_face
+from course_utils.face_finder import RETRY, find_face
 
 
 @pytest.fixture(scope="module")

@@ -143,3 +143,72 @@ def test_no_module_over_500_lines_without_a_reason_in_its_docstring():
 @pytest.mark.parametrize("module", ["config", "text"])
 def test_the_shared_basics_import_nothing_of_the_course(module):
     assert _targets(PACKAGE / f"{module}.py") == set()
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the course_utils modules it imports, at the top or inside a function (dotted names,
+    ``course_utils.datasets.lfw``); ``from . import x`` counts as importing ``x``."""
+    root = PACKAGE.parent
+    modules = {".".join(p.relative_to(root).with_suffix("").parts): p for p in PACKAGE.rglob("*.py")}
+    modules = {m[:-len(".__init__")] if m.endswith(".__init__") else m: p for m, p in modules.items()}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for mod, path in modules.items():
+        package = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+                targets += [f"{base}.{a.name}" for a in node.names] + [base]
+            elif isinstance(node, ast.Import):
+                targets += [a.name for a in node.names]
+            for t in targets:
+                while t and t not in modules:
+                    t = t.rsplit(".", 1)[0] if "." in t else ""
+                if t and t != mod and t != "course_utils":
+                    graph[mod].add(t)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_import_graph_has_no_circle():
+    """Issue 31: no two modules of the library import each other, directly or around a loop, not even
+    inside a function (a lazy import hides a circle; it does not remove it).  The package's __init__, which
+    re-exports everything on first use, is left out."""
+    graph = _import_graph()
+    assert len(graph) > 40 and "course_utils.face_finder" in graph["course_utils.mask"]
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the finder finds one
+    assert not _cycles(graph), f"import circles: {_cycles(graph)}"
