@@ -124,7 +124,7 @@ def recalls(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     return {FER2013_LABELS[c]: round(float((pred[y == c] == c).mean()), 4) for c in range(7) if (y == c).any()}
 
 
-def main() -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--out", type=Path, default=ROOT / "models" / "emotion_transfer")
@@ -136,8 +136,58 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--budget-min", type=float, default=300.0)
+    p.add_argument("--limit", type=int, default=None,
+                   help="only this many fit, validation and test faces (a smoke run of the whole script)")
     p.add_argument("--resume", action="store_true")
-    args = p.parse_args()
+    return p.parse_args(argv)
+
+
+def optimiser(model: EmotionNet, phase: str, args) -> torch.optim.Optimizer:
+    """SGD over the head, and in the ``tune`` phase the residual blocks from ``--unfreeze-from`` up (a tenth
+    of the head's rate); everything else frozen."""
+    for prm in model.body.parameters():
+        prm.requires_grad = False
+    if phase == "tune":
+        for blk in list(model.body.blocks)[args.unfreeze_from:]:
+            for prm in blk.parameters():
+                prm.requires_grad = True
+    body_params = [q for q in model.body.parameters() if q.requires_grad]
+    groups = [{"params": model.head.parameters(), "lr": args.lr}]
+    if body_params:
+        groups.append({"params": body_params, "lr": args.lr / 10})
+    return torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+
+def train_epoch(model, opt, xf, yf, weight, gen, args, phase: str, epoch: int, total: int) -> dict:
+    """One pass over the fit faces (augmented); the learning rate follows a cosine over the tune phase."""
+    t0 = time.time()
+    base = [args.lr] + [args.lr / 10] * (len(opt.param_groups) - 1)  # head, body: not the resumed (decayed) rates
+    steps = math.ceil(len(xf) / args.batch_size)
+    model.train()
+    order = torch.randperm(len(xf), generator=gen)
+    seen, loss_sum, correct = 0, 0.0, 0
+    for s in range(steps):
+        frac = (epoch + s / steps) / total
+        for g, b in zip(opt.param_groups, base):
+            g["lr"] = b * 0.5 * (1 + math.cos(math.pi * frac)) if phase == "tune" else b
+        idx = order[s * args.batch_size:(s + 1) * args.batch_size]
+        logits = model(augment(to_input(xf[idx], args.size), gen))
+        loss = F.cross_entropy(logits, yf[idx], weight=weight, label_smoothing=0.1)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        seen += len(idx)
+        loss_sum += loss.item() * len(idx)
+        correct += int((logits.argmax(1) == yf[idx]).sum())
+        if s % 100 == 0:
+            print(f"  {phase} epoch {epoch + 1} step {s}/{steps} loss {loss_sum / seen:.4f} "
+                  f"acc {correct / seen:.4f} {time.time() - t0:.0f}s", flush=True)
+    return {"phase": phase, "epoch": epoch + 1, "loss": round(loss_sum / seen, 4),
+            "train_acc": round(correct / seen, 4), "minutes": round((time.time() - t0) / 60, 1)}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     data = args.data or config.shared_data_dir() / "fer2013"
     if not data.is_dir():
         print(f"FER2013 folders not found at {data}: pass --data or set COURSE_SHARED_DATA. Nothing trained.")
@@ -150,14 +200,18 @@ def main() -> int:
     x, y = load_split(data, "train")
     x_test, y_test = load_split(data, "test")
     tr, va = emotion.split_validation(y, 0.1, seed=0)
+    if args.limit:
+        spread = lambda idx: idx[::max(1, len(idx) // args.limit)][:args.limit]  # noqa: E731 -- every class
+        tr, va = spread(tr), spread(va)
+        keep = spread(np.arange(len(x_test)))
+        x_test, y_test = x_test[keep], y_test[keep]
     cw = emotion.class_weights(y[tr])
-    weight = torch.tensor([cw[c] for c in range(7)], dtype=torch.float32)
+    weight = torch.tensor([cw.get(c, 1.0) for c in range(7)], dtype=torch.float32)
     print(f"{len(tr)} fit, {len(va)} validation, {len(x_test)} test faces; class weights "
           f"{[round(float(w), 2) for w in weight]}", flush=True)
     model = EmotionNet(dlib_resnet.build_network(dlib_resnet.read_weights(dlib_weights_path())))
     ckpt_path = args.out / "checkpoint.pt"
-    state = {"phase": "head", "epoch": 0, "best": 0.0, "log": []}
-    opt_state = None
+    state, opt_state = {"phase": "head", "epoch": 0, "best": 0.0, "log": []}, None
     if args.resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, weights_only=False)
         model.load_state_dict(ck["model"])
@@ -170,72 +224,42 @@ def main() -> int:
         phase = state["phase"]
         total = args.head_epochs if phase == "head" else args.epochs
         if state["epoch"] >= total:
-            if phase == "head":
-                state.update(phase="tune", epoch=0)
-                opt_state = None
-                continue
-            break
-        for prm in model.body.parameters():
-            prm.requires_grad = False
-        if phase == "tune":
-            for blk in list(model.body.blocks)[args.unfreeze_from:]:
-                for prm in blk.parameters():
-                    prm.requires_grad = True
-        body_params = [q for q in model.body.parameters() if q.requires_grad]
-        groups = [{"params": model.head.parameters(), "lr": args.lr}]
-        if body_params:
-            groups.append({"params": body_params, "lr": args.lr / 10})
-        opt = torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=5e-4)
+            if phase == "tune":
+                break
+            if phase == "head":  # the head phase's end: what frozen identity features carry, on test
+                pt = predict(model, x_test, args.size).argmax(1)
+                print(f"after the head phase: test accuracy {float((pt == y_test).mean()):.4f} "
+                      f"{recalls(y_test, pt)}", flush=True)
+            state.update(phase="tune", epoch=0)
+            opt_state = None
+            continue
+        opt = optimiser(model, phase, args)
         if opt_state is not None:
             opt.load_state_dict(opt_state)
-        base = [g["lr"] for g in opt.param_groups]
-        steps = math.ceil(len(xf) / args.batch_size)
         while state["epoch"] < total:
-            e = state["epoch"]
-            t0 = time.time()
-            model.train()
-            order = torch.randperm(len(xf), generator=gen)
-            seen, loss_sum, correct = 0, 0.0, 0
-            for s in range(steps):
-                frac = (e + s / steps) / total
-                for g, b in zip(opt.param_groups, base):
-                    g["lr"] = b * 0.5 * (1 + math.cos(math.pi * frac)) if phase == "tune" else b
-                idx = order[s * args.batch_size:(s + 1) * args.batch_size]
-                xb = augment(to_input(xf[idx], args.size), gen)
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yf[idx], weight=weight, label_smoothing=0.1)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                seen += len(idx)
-                loss_sum += loss.item() * len(idx)
-                correct += int((logits.argmax(1) == yf[idx]).sum())
-                if s % 100 == 0:
-                    print(f"  {phase} epoch {e + 1} step {s}/{steps} loss {loss_sum / seen:.4f} "
-                          f"acc {correct / seen:.4f} {time.time() - t0:.0f}s", flush=True)
+            row = train_epoch(model, opt, xf, yf, weight, gen, args, phase, state["epoch"], total)
             pv = predict(model, x[va], args.size).argmax(1)
             val = float((pv == y[va]).mean())
-            row = {"phase": phase, "epoch": e + 1, "loss": round(loss_sum / seen, 4), "train_acc": round(correct / seen, 4),
-                   "val_acc": round(val, 4), "val_recall": recalls(y[va], pv), "minutes": round((time.time() - t0) / 60, 1)}
+            row.update(val_acc=round(val, 4), val_recall=recalls(y[va], pv))
             state["log"].append(row)
-            state["epoch"] = e + 1
+            state["epoch"] += 1
             print(json.dumps(row), flush=True)
             if val > state["best"]:
                 state["best"] = val
                 torch.save(model.state_dict(), args.out / "best.pt")
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, ckpt_path)
             opt_state = opt.state_dict()
+            torch.save({"model": model.state_dict(), "optimizer": opt_state, "state": state}, ckpt_path)
             if (time.time() - t_start) / 60 > args.budget_min:
-                print(f"budget of {args.budget_min} min spent: stopping after {phase} epoch {e + 1} (--resume goes on)",
-                      flush=True)
+                print(f"budget of {args.budget_min} min spent: stopping after {phase} epoch {state['epoch']} "
+                      "(--resume goes on)", flush=True)
                 return 0
-        if phase == "head":
-            pt = predict(model, x_test, args.size).argmax(1)
-            print(f"after the head phase: test accuracy {float((pt == y_test).mean()):.4f} "
-                  f"{recalls(y_test, pt)}", flush=True)
+    return write_result(model, args, x_test, y_test, state)
+
+
+def write_result(model, args, x_test, y_test, state) -> int:
+    """The best epoch's model on the test faces (mirror-averaged), with the log, into ``<out>/result.json``."""
     model.load_state_dict(torch.load(args.out / "best.pt"))
-    probs = predict(model, x_test, args.size)
-    pt = probs.argmax(1)
+    pt = predict(model, x_test, args.size).argmax(1)
     result = {"test_acc": round(float((pt == y_test).mean()), 4), "test_recall": recalls(y_test, pt),
               "best_val": state["best"], "log": state["log"]}
     (args.out / "result.json").write_text(json.dumps(result, indent=1))
