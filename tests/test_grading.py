@@ -155,10 +155,12 @@ def test_a_notebook_over_its_time_limit_is_stopped_with_its_kernel(tmp_path, mon
     import nbformat
 
     sub = tmp_path / "slow.ipynb"
-    nbformat.write(DEMO._with_answers({"q1-answer": "import time\ntime.sleep(60)"}), str(sub))
+    nbformat.write(DEMO._with_answers({"q1-answer": "import time\ntime.sleep(900)"}), str(sub))
     started = time.perf_counter()
     code = grading.main(["hw0", str(sub), "--timeout", "4"])
-    assert time.perf_counter() - started < 30
+    # stopped, not waited for: far under the 900 s the cell asks (the rest is the grader's own work, the
+    # hidden checks' TensorFlow start among it, which a loaded machine slows)
+    assert time.perf_counter() - started < 300
     assert code == 1
     assert "did not finish within 4 s" in capsys.readouterr().out
 
