@@ -41,21 +41,17 @@ def identify_annotator(gallery_dir: str | Path | None = None, embedder: str | No
 
     from .embedders import choose_backend, get_embedder
     from .gallery import enrol_folder, make_sample_gallery
-    from .own_face import faces_dir, identify_drawn, own_photos
+    from .own_face import enrol_own_photos, faces_dir, identify_drawn
 
     choice = choose_backend(embedder)
     emb = get_embedder(choice.name)
     say(str(choice))
     if gallery_dir is None:
-        root = make_sample_gallery(Path(tempfile.mkdtemp(prefix="course-demo-")) / "gallery")
-        for name, paths in own_photos().items():
-            for p in paths:
-                (root / name).mkdir(exist_ok=True)
-                (root / name / p.name).write_bytes(p.read_bytes())
+        gallery = enrol_folder(make_sample_gallery(Path(tempfile.mkdtemp(prefix="course-demo-")) / "gallery"), emb)
+        enrol_own_photos(gallery, emb)
         where = f"the starter gallery and your photos in {faces_dir()}"
     else:
-        root, where = Path(gallery_dir), str(gallery_dir)
-    gallery = enrol_folder(root, emb)
+        gallery, where = enrol_folder(gallery_dir, emb), str(gallery_dir)
     say(f"gallery: {len(gallery)} photos of {len(gallery.people)} people from {where}"
         + (f" ({len(gallery.problems)} photos not usable)" if gallery.problems else ""))
     return lambda rgb: identify_drawn(rgb, gallery, emb)[::-1]
