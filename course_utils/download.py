@@ -7,14 +7,15 @@ Every downloadable file has one line in ``course_utils/registry.txt``::
 
     name  sha256  url  [mirror-url ...]
 
-The transfer itself is pooch's :class:`pooch.HTTPDownloader` (requests streaming, a tqdm
-progress bar).  Around it this module adds what a course needs:
+pooch does the download: :func:`pooch.create` with the entry's hash (``"md5:..."`` names another
+algorithm, as in pooch), ``retry_if_failed`` and its :class:`pooch.HTTPDownloader` (requests streaming,
+a tqdm progress bar).  pooch writes into a temporary file in the cache folder and moves it into place
+only after the checksum matched; on a mismatch or an error (``KeyboardInterrupt`` included) it deletes
+that file, so a half file is never taken as complete.  Around it this module adds what a course needs:
 
-* the file is written to ``<name>.part`` beside its final place and moved into place with
-  ``os.replace`` only after its checksum matched, so a half file is never taken as complete;
-  a ``.part`` left by an interrupted run is deleted before the next try;
-* each URL is tried ``1 + retries`` times (not after an HTTP 4xx), then the next mirror;
-* when every try failed, :class:`DownloadError` names the file, each URL with what went
+* mirrors: the URLs of an entry are tried in turn (each with pooch's retries, except after an
+  HTTP 4xx: the file is not there);
+* when every URL failed, :class:`DownloadError` names the file, each URL with what went
   wrong, and the manual route (where to get the file by hand and where to put it);
 * :func:`safe_extract` refuses archive members that would land outside the target folder
   (``..``, absolute paths, links pointing outside, device files).
@@ -24,12 +25,10 @@ The cache folder is ``cu.env.choose_data_dir(...)``: ``$COURSE_DATA_DIR`` if set
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
 import tarfile
-import time
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -110,16 +109,14 @@ def load_registry(path: str | Path | None = None) -> dict[str, RegistryEntry]:
 
 
 def file_hash(path: str | Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB blocks."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """Hex digest of a file (pooch's :func:`pooch.file_hash`)."""
+    import pooch
+
+    return pooch.file_hash(str(path), alg=algorithm)
 
 
 def hash_matches(path: str | Path, known_hash: str | None) -> bool:
-    """Whether ``path`` has ``known_hash`` (pooch convention; ``None`` always matches)."""
+    """Whether ``path`` has ``known_hash`` (pooch's convention; ``None`` always matches)."""
     if known_hash is None:
         return True
     alg, _, digest = known_hash.rpartition(":")
@@ -133,12 +130,40 @@ def default_data_dir() -> Path:
     return choose_data_dir(detect_platform())
 
 
+class _NotThere(Exception):
+    """An HTTP 4xx answer: the file is not at this URL, so pooch must not retry it.
+
+    Deliberately neither a ``ValueError`` nor a ``requests.RequestException``: those two are
+    what pooch's ``stream_download`` retries.
+    """
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.response = error.response
+
+
+def _downloader(progressbar: bool, timeout: float):
+    """pooch's HTTPDownloader (tqdm bar on stderr), with a 4xx answer turned into :class:`_NotThere`."""
+    import pooch
+    import requests
+
+    http = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
+
+    def download(url: str, output_file, pup) -> None:
+        try:
+            http(url, output_file, pup)
+        except requests.HTTPError as exc:
+            if exc.response is not None and 400 <= exc.response.status_code < 500:
+                raise _NotThere(exc) from exc
+            raise
+
+    return download
+
+
 def _describe(exc: BaseException, timeout: float) -> str:
     import requests
 
-    if isinstance(exc, _ChecksumMismatch):
-        return str(exc)
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+    if isinstance(exc, (requests.HTTPError, _NotThere)) and exc.response is not None:
         return f"HTTP {exc.response.status_code} {exc.response.reason}"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return f"connection dropped mid-transfer ({clip(exc, 160)})"
@@ -146,18 +171,36 @@ def _describe(exc: BaseException, timeout: float) -> str:
         return f"no answer within {timeout:g} s (timeout)"
     if isinstance(exc, requests.ConnectionError):
         return f"no connection: the server is unreachable or this machine is offline ({clip(exc, 160)})"
+    if isinstance(exc, ValueError):  # pooch's checksum mismatch: expected and got, in full
+        return str(exc)
     return f"{type(exc).__name__}: {clip(exc, 160)}"
 
 
-class _ChecksumMismatch(ValueError):
-    pass
+def _entry(name: str, registry) -> RegistryEntry:
+    if not isinstance(registry, Mapping):
+        registry = load_registry(registry)
+    if name not in registry:
+        raise ValueError(f"{name!r} is not in the registry; choose one of {', '.join(sorted(registry))}")
+    return registry[name]
 
 
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+def _is_cached(dest: Path, known_hash: str | None) -> bool:
+    """Whether ``dest`` is there with its checksum; warns when it is there but differs."""
+    if not dest.is_file():
+        return False
+    if hash_matches(dest, known_hash):
+        return True
+    warnings.warn(f"{dest} does not match its registry checksum; downloading it again", stacklevel=3)
+    return False
+
+
+def _fetch_from(url: str, entry: RegistryEntry, folder: Path, retries: int, download) -> None:
+    """One mirror: pooch checks the hash, retries ``retries`` times and moves the file into place."""
+    import pooch
+
+    pup = pooch.create(path=folder, base_url=url.rsplit("/", 1)[0], registry={entry.name: entry.known_hash},
+                       urls={entry.name: url}, retry_if_failed=retries)
+    pup.fetch(entry.name, downloader=download)
 
 
 def _manual_route(entry: RegistryEntry, dest: Path, manual: str | None) -> str:
@@ -171,24 +214,31 @@ def _manual_route(entry: RegistryEntry, dest: Path, manual: str | None) -> str:
             f"to that folder), then run this again.{check}")
 
 
+def _failure_message(entry: RegistryEntry, dest: Path, failures: list[str], manual: str | None) -> str:
+    offline = any("no connection" in f for f in failures)
+    return (f"could not download {entry.name!r} into {dest.parent}.\nTried:\n" + "\n".join(failures) + "\n"
+            + ("Are you offline? On Kaggle, switch on Settings > Internet, or attach the dataset instead.\n"
+               if offline else "")
+            + _manual_route(entry, dest, manual))
+
+
 def fetch(name: str, *, registry: Mapping[str, RegistryEntry] | str | Path | None = None,
           data_dir: str | Path | None = None, progressbar: bool = True, retries: int = 1,
-          timeout: float = DEFAULT_TIMEOUT, retry_wait: float = 1.0,
-          manual: str | None = None) -> Path:
+          timeout: float = DEFAULT_TIMEOUT, manual: str | None = None) -> Path:
     """Return the local path of registry file ``name``, downloading it first if needed.
 
     A cached file whose checksum matches is used as is (no network).  Otherwise each URL
-    of the entry is tried in turn, each up to ``1 + retries`` times.
+    of the entry is handed to pooch in turn, until one gives the file with its checksum.
 
     Args:
         name: a file name from the registry (e.g. ``"pairs.txt"``).
         registry: a dict of :class:`RegistryEntry`, or a registry file; default the course's.
         data_dir: the cache folder; default :func:`default_data_dir`.
         progressbar: show pooch's tqdm progress bar during the transfer.
-        retries: extra tries per URL after a dropped connection, a timeout or a checksum
-            mismatch (an HTTP 4xx answer is not retried).
+        retries: pooch's ``retry_if_failed`` for each URL: extra tries after a dropped
+            connection, a timeout, an HTTP 5xx or a checksum mismatch, waiting 1 s, 2 s, ...
+            in between (an HTTP 4xx answer is not retried).
         timeout: seconds to wait for the server (connect and each read).
-        retry_wait: seconds before the first retry (doubled each time).
         manual: how to get the file by hand, for the error message (default: the URL).
 
     Returns:
@@ -196,59 +246,30 @@ def fetch(name: str, *, registry: Mapping[str, RegistryEntry] | str | Path | Non
 
     Raises:
         ValueError: ``name`` is not in the registry (the message lists the names).
-        DownloadError: every try failed; the message names the file, each URL with what
-            went wrong, and the manual route.
+        DownloadError: every URL failed; the message names the file, each URL with what
+            went wrong on its last try, and the manual route.
     """
-    import pooch
-
-    if not isinstance(registry, Mapping):
-        registry = load_registry(registry)
-    if name not in registry:
-        raise ValueError(f"{name!r} is not in the registry; choose one of {', '.join(sorted(registry))}")
+    entry = _entry(name, registry)
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
-    entry = registry[name]
     folder = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     dest = folder / name
-    if dest.is_file():
-        if hash_matches(dest, entry.known_hash):
-            return dest
-        warnings.warn(f"{dest} does not match its registry checksum; downloading it again", stacklevel=2)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    tried: list[str] = []
+    if _is_cached(dest, entry.known_hash):
+        return dest
+    download = _downloader(progressbar, timeout)
+    failures: list[str] = []
     for url in entry.urls:
-        for attempt in range(retries + 1):
-            _remove(part)  # a half file from an interrupted run is never resumed or trusted
-            try:
-                pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)(url, str(part), None)
-                if not hash_matches(part, entry.known_hash):
-                    alg, _, digest = entry.known_hash.rpartition(":")
-                    alg = alg or "sha256"
-                    raise _ChecksumMismatch(f"checksum mismatch: expected {alg} {digest}, "
-                                            f"got {file_hash(part, alg)} ({part.stat().st_size} bytes)")
-                if entry.known_hash is None:
-                    warnings.warn(f"{name} has no checksum in the registry, so this download is NOT "
-                                  f"verified; its sha256 is {file_hash(part)}", stacklevel=2)
-                os.replace(part, dest)
-                return dest
-            except Exception as exc:  # noqa: BLE001 - every failure is reported below
-                _remove(part)
-                tried.append(f"  {url} (try {attempt + 1}): {_describe(exc, timeout)}")
-                status = getattr(getattr(exc, "response", None), "status_code", None)
-                if status is not None and 400 <= status < 500:
-                    break  # the file is not there; retrying will not help
-                if attempt < retries:
-                    time.sleep(retry_wait * 2 ** attempt)
-            except BaseException:  # KeyboardInterrupt: leave no half file behind
-                _remove(part)
-                raise
-    offline = any("no connection" in t for t in tried)
-    raise DownloadError(
-        f"could not download {name!r} into {folder}.\nTried:\n" + "\n".join(tried) + "\n"
-        + ("Are you offline? On Kaggle, switch on Settings > Internet, or attach the dataset instead.\n"
-           if offline else "")
-        + _manual_route(entry, dest, manual))
+        try:
+            _fetch_from(url, entry, folder, retries, download)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported in the DownloadError
+            tries = 1 if isinstance(exc, _NotThere) else retries + 1
+            failures.append(f"  {url} ({tries} {'try' if tries == 1 else 'tries'}): {_describe(exc, timeout)}")
+            continue
+        if entry.known_hash is None:
+            warnings.warn(f"{name} has no checksum in the registry, so this download is NOT "
+                          f"verified; its sha256 is {file_hash(dest)}", stacklevel=2)
+        return dest
+    raise DownloadError(_failure_message(entry, dest, failures, manual))
 
 
 # --------------------------------------------------------------------------------------------

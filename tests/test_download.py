@@ -90,7 +90,7 @@ def closed_port_url():
 
 def _fetch(tmp_path, *urls, known_hash=PAYLOAD_SHA, **kwargs):
     reg = {"data.bin": RegistryEntry("data.bin", known_hash, tuple(urls))}
-    kwargs = {"progressbar": False, "retries": 0, "timeout": 1.0, "retry_wait": 0.0, **kwargs}
+    kwargs = {"progressbar": False, "retries": 0, "timeout": 1.0, **kwargs}
     return dl.fetch("data.bin", registry=reg, data_dir=tmp_path / "cache", **kwargs)
 
 
@@ -139,7 +139,7 @@ def test_fetch_downloads_verifies_and_then_serves_from_cache_without_network(ser
     path = _fetch(tmp_path, f"{server}/ok/data.bin")
     assert path == tmp_path / "cache" / "data.bin"
     assert path.read_bytes() == PAYLOAD
-    assert _leftovers(tmp_path) == ["data.bin"]          # no .part left behind
+    assert _leftovers(tmp_path) == ["data.bin"]          # no temporary file left behind
     assert _Handler.hits == {"ok": 1}
     again = _fetch(tmp_path, f"{server}/ok/data.bin")     # cached and verified: no request
     assert again == path and _Handler.hits == {"ok": 1}
@@ -155,16 +155,18 @@ def test_http_404_is_not_retried_and_the_message_names_file_url_and_manual_route
     with pytest.raises(DownloadError) as info:
         _fetch(tmp_path, f"{server}/missing/data.bin", retries=3, manual="get it from the course page")
     msg = str(info.value)
-    assert "'data.bin'" in msg and f"{server}/missing/data.bin (try 1): HTTP 404 Not Found" in msg
-    assert "try 2" not in msg and _Handler.hits == {"missing": 1}
+    assert "'data.bin'" in msg and f"{server}/missing/data.bin (1 try): HTTP 404 Not Found" in msg
+    assert _Handler.hits == {"missing": 1}
     assert "Manual route: get it from the course page; save it as" in msg and str(tmp_path / "cache" / "data.bin") in msg
     assert PAYLOAD_SHA in msg                        # the student can check a manual download
     assert _leftovers(tmp_path) == []
 
 
 def test_wrong_checksum_is_rejected_and_nothing_is_kept(server, tmp_path):
-    with pytest.raises(DownloadError, match=r"checksum mismatch: expected sha256 " + PAYLOAD_SHA):
+    wrong_sha = hashlib.sha256(PAYLOAD[::-1]).hexdigest()
+    with pytest.raises(DownloadError) as info:        # pooch's message, with expected and got
         _fetch(tmp_path, f"{server}/wrong/data.bin")
+    assert f"does not match the known hash: expected {PAYLOAD_SHA} but got {wrong_sha}" in str(info.value)
     assert _leftovers(tmp_path) == []
 
 
@@ -187,12 +189,14 @@ def test_a_retry_after_a_dropped_connection_starts_clean_and_succeeds(server, tm
     assert _leftovers(tmp_path) == ["data.bin"]
 
 
-def test_a_stale_part_file_from_a_killed_run_is_discarded(server, tmp_path):
+def test_a_half_file_from_a_killed_run_is_never_taken_for_the_file(server, tmp_path):
+    # pooch writes into a fresh temporary name each time, so a file a killed run left is
+    # neither resumed nor moved into place (pooch does not delete it either)
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "data.bin.part").write_bytes(b"half a file from yesterday")
+    (tmp_path / "cache" / "tmpk1lled").write_bytes(PAYLOAD[:1000])
     path = _fetch(tmp_path, f"{server}/ok/data.bin")
     assert path.read_bytes() == PAYLOAD
-    assert _leftovers(tmp_path) == ["data.bin"]
+    assert _leftovers(tmp_path) == ["data.bin", "tmpk1lled"]
 
 
 def test_an_interrupt_during_the_transfer_leaves_neither_part_nor_final_file(tmp_path, monkeypatch):
@@ -221,6 +225,35 @@ def test_the_next_mirror_is_tried_when_the_first_fails(server, tmp_path):
     assert path.read_bytes() == PAYLOAD and _Handler.hits == {"missing": 1, "ok": 1}
 
 
+def test_a_bad_checksum_from_the_first_mirror_falls_over_to_the_second(server, tmp_path):
+    path = _fetch(tmp_path, f"{server}/wrong/data.bin", f"{server}/ok/data.bin")
+    assert path.read_bytes() == PAYLOAD and _Handler.hits == {"wrong": 1, "ok": 1}
+    assert _leftovers(tmp_path) == ["data.bin"]       # the wrong bytes were deleted, not kept aside
+
+
+def test_retries_are_pooch_s_and_a_failed_download_leaves_no_partial_file(server, tmp_path):
+    with pytest.raises(DownloadError):
+        _fetch(tmp_path, f"{server}/drop/data.bin", f"{server}/truncated/data.bin", retries=1)
+    assert _Handler.hits == {"drop": 2, "truncated": 2}   # 1 + retry_if_failed tries per mirror
+    assert _leftovers(tmp_path) == []                      # 30,000 and 40,000 bytes arrived: none kept
+
+
+def test_the_message_names_every_url_tried_with_its_reason_and_the_manual_route(server, tmp_path):
+    urls = [f"{server}/missing/data.bin", f"{server}/wrong/data.bin", f"{server}/drop/data.bin"]
+    with pytest.raises(DownloadError) as info:
+        _fetch(tmp_path, *urls, manual="ask the teacher for a USB stick")
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"could not download 'data.bin' into {tmp_path / 'cache'}."
+    assert lines[1] == "Tried:"
+    assert lines[2] == f"  {urls[0]} (1 try): HTTP 404 Not Found"
+    assert lines[3].startswith(f"  {urls[1]} (1 try): SHA256 hash of downloaded file (data.bin) does not match")
+    assert lines[4].startswith(f"  {urls[2]} (1 try): connection dropped mid-transfer")
+    assert lines[5] == (f"Manual route: ask the teacher for a USB stick; save it as {tmp_path / 'cache' / 'data.bin'}"
+                        " (or put it in a folder and set COURSE_DATA_DIR to that folder), then run this again."
+                        f" Its sha256 must be {PAYLOAD_SHA}.")
+    assert len(lines) == 6                           # not offline: no Kaggle hint
+
+
 def test_unknown_hash_downloads_with_a_warning_that_gives_the_sha256(server, tmp_path):
     with pytest.warns(UserWarning, match=f"NOT verified; its sha256 is {PAYLOAD_SHA}"):
         path = _fetch(tmp_path, f"{server}/ok/data.bin", known_hash=None)
@@ -238,9 +271,8 @@ def test_no_server_at_all_says_offline_and_lists_every_url_tried(closed_port_url
         _fetch(tmp_path, f"{closed_port_url}/a/data.bin", f"{closed_port_url}/b/data.bin", retries=1)
     msg = str(info.value)
     assert time.perf_counter() - started < 5
-    for mirror in ("a", "b"):
-        for attempt in (1, 2):
-            assert f"{closed_port_url}/{mirror}/data.bin (try {attempt}): no connection" in msg
+    for mirror in ("a", "b"):                        # pooch's retry_if_failed=1: two tries each
+        assert f"{closed_port_url}/{mirror}/data.bin (2 tries): no connection" in msg
     assert "Are you offline?" in msg and "Manual route: download" in msg
     assert _leftovers(tmp_path) == []
 
