@@ -204,6 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     before = versions(venv)
 
     working = base / "working"
+    head, cell, env = _clone_course(base, working, venv)
+    notebooks = LESSONS + SOLUTIONS
+    if args.only:
+        notebooks = [n for n in notebooks if any(key in n for key in args.only)]
+    print(f"[kaggle-check] course at {head}; {len(notebooks)} notebooks in {working}", flush=True)
+    rows = [_run_notebook(rel, base, working, head, cell, env, venv, args.timeout) for rel in notebooks]
+    return _report(base, venv, head, rows, before)
+
+
+def _clone_course(base: Path, working: Path, venv: Path) -> tuple[str, str, dict]:
+    """A bare clone of this repository as the setup cell's origin: the commit it holds, the setup cell
+    pointing at it, and the environment the notebooks run in (Kaggle's markers, the venv first on PATH)."""
     origin = base / "origin.git"
     for d in (working, origin):
         shutil.rmtree(d, ignore_errors=True)
@@ -213,37 +225,41 @@ def main(argv: list[str] | None = None) -> int:
     head = _run(["git", "-C", origin, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                 check=True).stdout.strip()
     cell = bootstrap.SETUP_CELL.replace(bootstrap.REPO_URL_PLACEHOLDER, origin.as_uri())
-
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "COURSE_PYTHON")}
     env.update({"PATH": f"{venv / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}", "KAGGLE_KERNEL_RUN_TYPE": "Batch",
                 "COURSE_DATA_DIR": str(working / "data"), "PYTHONNOUSERSITE": "1"})
-    notebooks = LESSONS + SOLUTIONS
-    if args.only:
-        notebooks = [n for n in notebooks if any(key in n for key in args.only)]
-    print(f"[kaggle-check] course at {head}; {len(notebooks)} notebooks in {working}", flush=True)
-    rows = []
-    for rel in notebooks:
-        name = rel.replace("homework/", "").replace("notebooks/", "").replace("/", "_")
-        src = working / name
-        src.write_bytes(_run(["git", "-C", origin, "show", f"{head}:{rel}"], capture_output=True, check=True).stdout)
-        bootstrap.write_setup_cell(src, cell)
-        out = base / "executed" / name
-        out.parent.mkdir(exist_ok=True)
-        started = time.perf_counter()
-        proc = _run([venv / "bin" / "python", "-m", "papermill", src, out, "--cwd", working, "-k", "python3",
-                     "--execution-timeout", args.timeout, "--no-progress-bar"],
-                    capture_output=True, text=True, env=env)
-        seconds = time.perf_counter() - started
-        error = None if proc.returncode == 0 else (first_error(out) or proc.stderr.strip().splitlines()[-1:])
-        row = {"notebook": rel, "ran": proc.returncode == 0, "seconds": round(seconds),
-               "first_error": error, "stderr": stderr_lines(out)[:20]}
-        if proc.returncode == 0 and ("06_face_identification" in rel or "hw3" in rel):
-            row["own_face"] = own_face_probe(out, venv / "bin" / "python", working, env)
-            row["ran"] = row["own_face"].startswith("ok")
-            print(f"[kaggle-check] {rel}: own face: {row['own_face']}", flush=True)
-        rows.append(row)
-        print(f"[kaggle-check] {rel}: {'ran' if proc.returncode == 0 else error} ({seconds:.0f} s)", flush=True)
+    return head, cell, env
 
+
+def _run_notebook(rel: str, base: Path, working: Path, head: str, cell: str, env: dict, venv: Path,
+                  timeout: int) -> dict:
+    """Run one notebook of commit ``head`` with papermill in the Kaggle-like venv; its row of the report."""
+    origin = base / "origin.git"
+    name = rel.replace("homework/", "").replace("notebooks/", "").replace("/", "_")
+    src = working / name
+    src.write_bytes(_run(["git", "-C", origin, "show", f"{head}:{rel}"], capture_output=True, check=True).stdout)
+    bootstrap.write_setup_cell(src, cell)
+    out = base / "executed" / name
+    out.parent.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    proc = _run([venv / "bin" / "python", "-m", "papermill", src, out, "--cwd", working, "-k", "python3",
+                 "--execution-timeout", timeout, "--no-progress-bar"],
+                capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - started
+    error = None if proc.returncode == 0 else (first_error(out) or proc.stderr.strip().splitlines()[-1:])
+    row = {"notebook": rel, "ran": proc.returncode == 0, "seconds": round(seconds),
+           "first_error": error, "stderr": stderr_lines(out)[:20]}
+    if proc.returncode == 0 and ("06_face_identification" in rel or "hw3" in rel):
+        row["own_face"] = own_face_probe(out, venv / "bin" / "python", working, env)
+        row["ran"] = row["own_face"].startswith("ok")
+        print(f"[kaggle-check] {rel}: own face: {row['own_face']}", flush=True)
+    print(f"[kaggle-check] {rel}: {'ran' if proc.returncode == 0 else error} ({seconds:.0f} s)", flush=True)
+    return row
+
+
+def _report(base: Path, venv: Path, head: str, rows: list[dict], before: dict) -> int:
+    """Print the tables (notebooks; Kaggle's preinstalled packages before and after), write report.json;
+    0 when every notebook ran and no preinstalled package changed."""
     after = versions(venv)
     pins = kaggle_pins()
     changed = {n: (v, after.get(n)) for n, v in before.items() if after.get(n) != v}

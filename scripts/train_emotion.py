@@ -22,13 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
 from course_utils import config, emotion, training  # noqa: E402
 
 
-def main() -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--out", type=Path, default=ROOT / "models" / "emotion")
@@ -51,7 +50,11 @@ def main() -> int:
                         "(the usual last phase of a run: resume the checkpoint at lower rates); sets --epochs")
     p.add_argument("--evaluate-only", action="store_true",
                    help="evaluate the checkpoint on test and write the model files and card")
-    args = p.parse_args()
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     data = args.data or config.shared_data_dir() / "fer2013"
     if not data.is_dir():
         print(f"FER2013 folders not found at {data}: pass --data or set COURSE_SHARED_DATA. Nothing trained.")

@@ -186,6 +186,33 @@ def train_epoch(model, opt, xf, yf, weight, gen, args, phase: str, epoch: int, t
             "train_acc": round(correct / seen, 4), "minutes": round((time.time() - t0) / 60, 1)}
 
 
+def load_data(data: Path, limit: int | None):
+    """Train and test faces, the fit/validation split of scripts/train_emotion.py (seed 0), and the class
+    weights; ``limit`` keeps that many faces of each split, spread over the classes (a smoke run)."""
+    from course_utils import emotion
+    x, y = load_split(data, "train")
+    x_test, y_test = load_split(data, "test")
+    tr, va = emotion.split_validation(y, 0.1, seed=0)
+    if limit:
+        spread = lambda idx: idx[::max(1, len(idx) // limit)][:limit]  # noqa: E731 -- every class
+        tr, va = spread(tr), spread(va)
+        keep = spread(np.arange(len(x_test)))
+        x_test, y_test = x_test[keep], y_test[keep]
+    cw = emotion.class_weights(y[tr])
+    weight = torch.tensor([cw.get(c, 1.0) for c in range(7)], dtype=torch.float32)
+    return x, y, x_test, y_test, tr, va, weight
+
+
+def restore(model: nn.Module, ckpt_path: Path) -> tuple[dict, dict]:
+    """The checkpoint's weights into ``model``; its training state and optimiser state."""
+    ck = torch.load(ckpt_path, weights_only=False)
+    model.load_state_dict(ck["model"])
+    state = ck["state"]
+    print(f"resumed: phase {state['phase']}, epoch {state['epoch']}, best validation {state['best']:.4f}",
+          flush=True)
+    return state, ck["optimizer"]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     data = args.data or config.shared_data_dir() / "fer2013"
@@ -196,28 +223,14 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     t_start = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
-    from course_utils import dlib_resnet, emotion
-    x, y = load_split(data, "train")
-    x_test, y_test = load_split(data, "test")
-    tr, va = emotion.split_validation(y, 0.1, seed=0)
-    if args.limit:
-        spread = lambda idx: idx[::max(1, len(idx) // args.limit)][:args.limit]  # noqa: E731 -- every class
-        tr, va = spread(tr), spread(va)
-        keep = spread(np.arange(len(x_test)))
-        x_test, y_test = x_test[keep], y_test[keep]
-    cw = emotion.class_weights(y[tr])
-    weight = torch.tensor([cw.get(c, 1.0) for c in range(7)], dtype=torch.float32)
+    from course_utils import dlib_resnet
+    x, y, x_test, y_test, tr, va, weight = load_data(data, args.limit)
     print(f"{len(tr)} fit, {len(va)} validation, {len(x_test)} test faces; class weights "
           f"{[round(float(w), 2) for w in weight]}", flush=True)
     model = EmotionNet(dlib_resnet.build_network(dlib_resnet.read_weights(dlib_weights_path())))
     ckpt_path = args.out / "checkpoint.pt"
-    state, opt_state = {"phase": "head", "epoch": 0, "best": 0.0, "log": []}, None
-    if args.resume and ckpt_path.exists():
-        ck = torch.load(ckpt_path, weights_only=False)
-        model.load_state_dict(ck["model"])
-        state, opt_state = ck["state"], ck["optimizer"]
-        print(f"resumed: phase {state['phase']}, epoch {state['epoch']}, best validation {state['best']:.4f}",
-              flush=True)
+    state, opt_state = restore(model, ckpt_path) if args.resume and ckpt_path.exists() else (
+        {"phase": "head", "epoch": 0, "best": 0.0, "log": []}, None)
     gen = torch.Generator().manual_seed(1000 + len(state["log"]))
     xf, yf = torch.from_numpy(x[tr]), torch.from_numpy(y[tr])
     while True:

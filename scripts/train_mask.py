@@ -78,18 +78,34 @@ def labelled_crops(data: Path):
     return df, crops, index, labels
 
 
-def main() -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--out", type=Path, default=ROOT / "models" / "mask")
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--width", type=int, default=16)
-    args = p.parse_args()
+    return p.parse_args(argv)
+
+
+def save_worst_mistakes(crops: np.ndarray, worst, path: Path) -> None:
+    """The test crops the model got most wrong, 8 to a row, as one picture."""
+    if not len(worst):
+        return
+    import cv2
+
+    tiles = [cv2.resize(crops[i], (96, 96)) for i in worst]
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % 8)
+    grid = np.vstack([np.hstack(tiles[r:r + 8]) for r in range(0, len(tiles), 8)])
+    cu.save_image(grid, path)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     data = args.data or config.shared_data_dir() / "facemask"
     if not data.is_dir():
         print(f"facemask folders not found at {data}: pass --data or set COURSE_SHARED_DATA. Nothing trained.")
         return 0
-    env = cu.setup(verbose=False)
+    cu.setup(verbose=False)
     import keras
 
     keras.utils.set_random_seed(0)
@@ -116,14 +132,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     path = mask.save_model(model, args.out / "mask.keras",  # the builder: read by course_utils.keras_compat
                            architecture={"builder": "course_utils.mask:build_model", "kwargs": {"width": args.width}})
-    worst = report.worst[:16]
-    if len(worst):
-        import cv2
-
-        tiles = [cv2.resize(crops[test][i], (96, 96)) for i in worst]
-        tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % 8)
-        grid = np.vstack([np.hstack(tiles[r:r + 8]) for r in range(0, len(tiles), 8)])
-        cu.save_image(grid, args.out / "worst_mistakes.png")
+    save_worst_mistakes(crops[test], report.worst[:16], args.out / "worst_mistakes.png")
     card = {
         "data": f"{data.name}: Face-Mask-Detection (chandrikadeb7), {len(df)} images; faces found in {len(index)} "
                 f"(skipped, no face: {skipped_by_class}); test = {len(test)} held-back images (15 %, stratified). "

@@ -212,3 +212,32 @@ def test_the_import_graph_has_no_circle():
     assert len(graph) > 40 and "course_utils.face_finder" in graph["course_utils.mask"]
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the finder finds one
     assert not _cycles(graph), f"import circles: {_cycles(graph)}"
+
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def _long_functions(paths, root: Path) -> list[str]:
+    """``file:line name (N lines)`` of each function longer than ``MAX_FUNCTION_LINES`` whose docstring does not
+    say why (a sentence with "over 60 lines")."""
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES and "over 60 lines" not in (ast.get_docstring(node) or ""):
+                    found.append(f"{path.relative_to(root)}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+def test_no_function_over_60_lines_without_a_reason_in_its_docstring(tmp_path):
+    """Issue 31: one function per step, in the library, the scripts, the benchmarks and course.py."""
+    paths = _files() + sorted((REPO_ROOT / "scripts").glob("*.py")) + sorted((REPO_ROOT / "benchmarks").glob("*.py")) \
+        + [REPO_ROOT / "course.py"]
+    assert _long_functions(paths, REPO_ROOT) == []
+    # the check finds a long function, and accepts one whose docstring gives the reason
+    body = "".join(f"    x{i} = {i}\n" for i in range(61))
+    reason = '    """Kept whole: over 60 lines because it must."""\n'
+    (tmp_path / "long.py").write_text(f"def f():\n{body}\n\ndef g():\n{reason}{body}")
+    assert _long_functions([tmp_path / "long.py"], tmp_path) == ["long.py:1 f (62 lines)"]

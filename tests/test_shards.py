@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.tools import authoring, grading, results, shards
+from course_utils.tools.submissions import student_name
 
 HW0 = authoring.find_homework("hw0_face_detection")
 STUDENTS = ["alice", "bob", "Bob (1)", "carol", "dave", "=evil()", "erin", "frank", "grace", "heidi", "ivan"]
@@ -19,7 +20,7 @@ def _graded_by_content(homework, submission, **kwargs):
     """A stand-in for grade_submission: each check passes or fails by a hash of the notebook's bytes."""
     digest = hashlib.sha256(Path(submission).read_bytes()).digest()
     checks = {n: bool(digest[i] & 1) for i, n in enumerate(homework.names)}
-    r = results.GradeResult(grading._stem(Path(submission).name), homework.home.name, checks, seconds=1.0)
+    r = results.GradeResult(student_name(Path(submission).name), homework.home.name, checks, seconds=1.0)
     r.messages = {n: f"{n} failed for {r.student}" for n, ok in checks.items() if not ok}
     return r
 

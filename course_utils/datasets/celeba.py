@@ -43,21 +43,7 @@ def _read_celeba_table(path: str | Path, columns: Sequence[str] | None, counted:
     if not path.is_file():
         raise FileNotFoundError(f"CelebA annotation file not found: {path}")
     if path.suffix.lower() == ".csv":
-        df = pd.read_csv(path)
-        df.columns = [c.strip() for c in df.columns]
-        if "image_id" not in df.columns:
-            raise format_error(path, 1, f"a CelebA CSV needs an 'image_id' column, got {list(df.columns)[:5]}")
-        df = df.set_index("image_id")
-        if columns is None and len(df.columns) != 1:
-            raise format_error(path, 1, f"expected one value column, got {list(df.columns)}")
-        if columns is None:
-            df.columns = [value_name]
-        if columns is not None:
-            missing = [c for c in columns if c not in df.columns]
-            if missing:
-                raise format_error(path, 1, f"missing columns {missing}")
-            df = df[list(columns)]
-        return _check_ints(df, path, header_lines=1)
+        return _read_celeba_csv(path, columns, value_name)
     text = path.read_text(encoding="utf-8")
     skip, n_expected = 0, None
     if counted:
@@ -92,6 +78,27 @@ def _read_celeba_table(path: str | Path, columns: Sequence[str] | None, counted:
     if n_expected is not None and len(df) != n_expected:
         raise format_error(path, 1, f"the header says {n_expected} images, but the file lists {len(df)}")
     return _check_ints(df, path, header_lines=skip)
+
+
+def _read_celeba_csv(path: Path, columns: Sequence[str] | None, value_name: str):
+    """Kaggle's ``.csv`` version of a CelebA annotation file: a header row, ``image_id`` first."""
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    df.columns = [c.strip() for c in df.columns]
+    if "image_id" not in df.columns:
+        raise format_error(path, 1, f"a CelebA CSV needs an 'image_id' column, got {list(df.columns)[:5]}")
+    df = df.set_index("image_id")
+    if columns is None and len(df.columns) != 1:
+        raise format_error(path, 1, f"expected one value column, got {list(df.columns)}")
+    if columns is None:
+        df.columns = [value_name]
+    if columns is not None:
+        missing = [c for c in columns if c not in df.columns]
+        if missing:
+            raise format_error(path, 1, f"missing columns {missing}")
+        df = df[list(columns)]
+    return _check_ints(df, path, header_lines=1)
 
 
 def _check_ints(df, path, header_lines: int):

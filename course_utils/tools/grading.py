@@ -36,12 +36,11 @@ import argparse
 import concurrent.futures as cf
 import os
 import queue
-import re
 import sys
 import time
 from pathlib import Path
 
-from ..text import clip, plain
+from ..text import clip
 from . import authoring
 from . import notebook as nbk
 from . import sandbox as sbx
@@ -49,6 +48,7 @@ from . import hidden, nbrun, shards, verdict
 from .kit import Kit, execute
 from .nbrun import CRASH_CAUSES, KERNEL_DIED, NOT_RUN
 from .rebuild import SubmissionError, build_graded_notebook, read_submission
+from .submissions import duplicate_groups, find_submissions, student_name
 from .results import GradeResult, atomic_write, format_report, scrub, write_feedback, write_gradebook, zero
 
 DEFAULT_CELL_TIMEOUT = 120
@@ -79,7 +79,7 @@ def grade_submission(homework: str | Path | authoring.Homework | Kit, submission
     if isinstance(sandbox, str):
         sandbox = sbx.Sandbox("none", "not asked for") if sandbox == "none" else sbx.detect(sandbox)
     submission = Path(submission)
-    result = GradeResult(student=student or _stem(submission.name), homework=kit.home.name,
+    result = GradeResult(student=student or student_name(submission.name), homework=kit.home.name,
                          checks={n: False for n in kit.names})
     if not sandbox.isolated:
         result.notes.append(sandbox.describe())
@@ -91,22 +91,40 @@ def grade_submission(homework: str | Path | authoring.Homework | Kit, submission
         result.error = str(exc)
     if not result.error:
         try:
-            references = kit.reference_values(sandbox, cell_timeout=cell_timeout, timeout=notebook_timeout)
-            kit.hidden_values(sandbox, timeout=notebook_timeout)
-            cells, result.error, tampered, records, problems, (probes, probe_error) = execute(
-                kit, graded, sandbox=sandbox, cell_timeout=cell_timeout, timeout=notebook_timeout, keep=keep)
-            _score_cells(result, graded, cells)
-            result.notes += problems
-            if references is None:
-                result.notes.append(kit.reference_note)
-            else:
-                verdict.apply(result.checks, result.messages, result.flags, records, references)
-            _hidden_verdict(result, kit, graded, probes, probe_error)
-            if tampered:
-                zero(result, f"changed the grader's copy of the course library during grading "
-                             f"({', '.join(tampered[:3])})")
+            _run_and_judge(kit, graded, result, sandbox, cell_timeout, notebook_timeout, keep)
         except Exception as exc:  # a grader problem must not stop a bulk run
             result.error = f"the grader failed on this notebook ({type(exc).__name__}: {clip(str(exc), 150)})"
+    _note_changed_originals(result, kit, sandbox)
+    for name, ok in result.checks.items():
+        if not ok and name not in result.messages:
+            result.messages[name] = result.error or "failed"
+    scrub(result, kit.blocks)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run_and_judge(kit: Kit, graded, result: GradeResult, sandbox, cell_timeout: float, notebook_timeout: float,
+                   keep: Path | None) -> None:
+    """Run the graded notebook (and the reference's and hidden checks' values, cached in ``kit``) and put
+    the verdicts into ``result``."""
+    references = kit.reference_values(sandbox, cell_timeout=cell_timeout, timeout=notebook_timeout)
+    kit.hidden_values(sandbox, timeout=notebook_timeout)
+    cells, result.error, tampered, records, problems, (probes, probe_error) = execute(
+        kit, graded, sandbox=sandbox, cell_timeout=cell_timeout, timeout=notebook_timeout, keep=keep)
+    _score_cells(result, graded, cells)
+    result.notes += problems
+    if references is None:
+        result.notes.append(kit.reference_note)
+    else:
+        verdict.apply(result.checks, result.messages, result.flags, records, references)
+    _hidden_verdict(result, kit, graded, probes, probe_error)
+    if tampered:
+        zero(result, f"changed the grader's copy of the course library during grading "
+                     f"({', '.join(tampered[:3])})")
+
+
+def _note_changed_originals(result: GradeResult, kit: Kit, sandbox) -> None:
+    """The course's files changed while grading: this notebook's doing (zero) unless a sandbox kept it out."""
     changed = kit.changed_originals()
     if changed and not sandbox.isolated:  # it could have been this notebook
         zero(result, f"the course's files changed while this notebook was graded ({', '.join(changed[:3])}); "
@@ -114,12 +132,6 @@ def grade_submission(homework: str | Path | authoring.Homework | Kit, submission
     elif changed:  # the sandbox cannot reach them: someone else changed them
         result.notes.append(f"the course's files changed during grading, outside the sandbox "
                             f"({', '.join(changed[:3])}); grading used the copy read before")
-    for name, ok in result.checks.items():
-        if not ok and name not in result.messages:
-            result.messages[name] = result.error or "failed"
-    scrub(result, kit.blocks)
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _hidden_verdict(result: GradeResult, kit: Kit, graded, probes: dict, probe_error: str) -> None:
@@ -158,22 +170,6 @@ def _score_cells(result: GradeResult, graded, cells: dict[int, tuple[bool, str]]
                     result.messages[name] = why
 
 
-def _stem(name: str) -> str:
-    """A submission's student name: the file name without its ``.ipynb`` (any case), without control characters
-    or line breaks (a file name can hold them: issue 29)."""
-    return plain(name[:-len(".ipynb")] if name.lower().endswith(".ipynb") else name)
-
-
-_COPY_MARKS = re.compile(r"(\s*\(\d+\)|[\s_-]*copy(\s*\d+)?|[\s_-]+v?\d+|[\s_-]+final)+$", re.IGNORECASE)
-
-
-def student_key(name: str) -> str:
-    """What two file names of the same student share: ``jdoe``, ``JDoe (1)``, ``jdoe-copy``,
-    ``jdoe_v2`` and ``Copy of jdoe`` all give ``jdoe``."""
-    key = re.sub(r"^copy of\s+", "", name.strip(), flags=re.IGNORECASE)
-    return _COPY_MARKS.sub("", key).lower() or name.lower()
-
-
 class BulkResults(list):
     """The results of a bulk run (sorted by student), with what the run did not grade."""
 
@@ -206,35 +202,6 @@ def fairness(shares: list[set[int] | None], cgroups: bool) -> str:
     return f"Sharing: {pinned}; {memory}; {groups}"
 
 
-def find_submissions(folder: Path) -> tuple[list[Path], list[str]]:
-    """The notebooks to grade in ``folder`` (``*.ipynb`` in any case, regular files only) and a
-    line for each entry that is not graded, saying why."""
-    paths, skipped = [], []
-    for entry in sorted(folder.iterdir()):
-        name, is_nb = plain(entry.name), entry.name.lower().endswith(".ipynb")
-        if entry.is_symlink():
-            skipped.append(f"{name}: a symbolic link, not followed (copy the file itself into the folder)")
-        elif entry.is_dir():
-            inside = sum(1 for p in entry.rglob("*") if p.name.lower().endswith(".ipynb"))
-            what = "a folder named like a notebook" if is_nb else "a folder"
-            skipped.append(f"{name}/: {what}, not searched ({inside} notebook(s) inside; grade it on its own "
-                           "or move them up)")
-        elif not entry.is_file():
-            skipped.append(f"{name}: not a regular file")
-        elif is_nb:
-            paths.append(entry)
-        else:
-            skipped.append(f"{name}: not a .ipynb file")
-    return paths, skipped
-
-
-def _duplicates(names: list[str]) -> list[list[str]]:
-    groups: dict[str, list[str]] = {}
-    for n in names:
-        groups.setdefault(student_key(n), []).append(n)
-    return [sorted(g) for g in groups.values() if len(g) > 1]
-
-
 def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, *, workers: int = 2,
                  out: str | Path = "gradebook.csv", feedback_dir: str | Path | None = None,
                  cell_timeout: float = DEFAULT_CELL_TIMEOUT,
@@ -262,17 +229,14 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
     home = homework if isinstance(homework, authoring.Homework) else authoring.find_homework(homework)
     folder, out = Path(folder), Path(out)
     feedback_dir = Path(feedback_dir) if feedback_dir else out.parent / "feedback"
-    box = sbx.Sandbox("none", "--unsandboxed was given") if sandbox == "none" else sbx.detect(sandbox)
-    if not box.isolated and not allow_unsandboxed:
-        raise RuntimeError(f"no sandbox to grade in: {box.why}. Bulk grading runs students' code; "
-                           "pass --unsandboxed to run it as you, with your files and network")
+    box = _grading_sandbox(sandbox, allow_unsandboxed)
     paths, skipped = find_submissions(folder)
     if not paths:
         raise ValueError(f"no .ipynb files in {folder}" + "".join(f"\n  skipped {s}" for s in skipped))
-    everyone = [_stem(p.name) for p in paths]
+    everyone = [student_name(p.name) for p in paths]
     results = BulkResults()
     results.skipped, results.sandbox = skipped, box
-    results.duplicates = _duplicates(everyone)  # over the whole folder, also when grading one shard of it
+    results.duplicates = duplicate_groups(everyone)  # over the whole folder, also when grading one shard of it
     if shard:
         paths = shards.select(paths, shard)
     kit = Kit.load(home)  # once: a submission that changes the repository cannot change later gradings
@@ -281,8 +245,55 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
         for line in skipped:
             print(f"  not graded: {line}", flush=True)
     started = time.perf_counter()
-
     shares = cpu_shares(workers)
+    _grade_in_parallel(kit, paths, shares, results, feedback_dir, verbose,
+                       dict(cell_timeout=cell_timeout, notebook_timeout=notebook_timeout, sandbox=box))
+    total = time.perf_counter() - started
+    _flag_duplicates(results)
+    write_gradebook(results, out)
+    report = _bulk_report(home.name, results, box, shares, workers, total, shard)
+    atomic_write(shards.report_path(out) if shard else out.parent / "report.txt", report)
+    if shard:
+        shards.shard_record(out, home.name, shard, everyone, [r.student for r in results], skipped,
+                            results.duplicates)
+    if verbose:
+        _print_summary(results, workers, total, out, feedback_dir,
+                       shards.report_path(out) if shard else out.parent / "report.txt")
+    return results
+
+
+def _print_summary(results: BulkResults, workers: int, total: float, out: Path, feedback_dir: Path,
+                   report: Path) -> None:
+    mean = sum(r.seconds for r in results) / max(len(results), 1)
+    print(f"graded {len(results)} submissions with {workers} worker(s) in {total:.1f} s "
+          f"({total / len(results):.1f} s per submission; {mean:.1f} s each on average)\n"
+          + "".join(f"likely the same student: {', '.join(g)}\n" for g in results.duplicates)
+          + f"gradebook: {out}\nfeedback:  {feedback_dir}/\nreport:    {report}")
+
+
+def _flag_duplicates(results: BulkResults) -> None:
+    """Flag each result whose student looks like another's (``results.duplicates``); sort by student."""
+    for group in results.duplicates:
+        for r in results:
+            if r.student in group:
+                r.flags.append("maybe the same student as " + ", ".join(n for n in group if n != r.student))
+    results.sort(key=lambda r: r.student)
+
+
+def _grading_sandbox(sandbox: str, allow_unsandboxed: bool) -> sbx.Sandbox:
+    """The sandbox that bulk grading runs students' code in (``RuntimeError`` where there is none and
+    ``allow_unsandboxed`` is false)."""
+    box = sbx.Sandbox("none", "--unsandboxed was given") if sandbox == "none" else sbx.detect(sandbox)
+    if not box.isolated and not allow_unsandboxed:
+        raise RuntimeError(f"no sandbox to grade in: {box.why}. Bulk grading runs students' code; "
+                           "pass --unsandboxed to run it as you, with your files and network")
+    return box
+
+
+def _grade_in_parallel(kit: Kit, paths: list[Path], shares, results: BulkResults, feedback_dir: Path,
+                       verbose: bool, options: dict) -> None:
+    """Grade ``paths`` with one thread per CPU share (each waits on its own pytest process), appending to
+    ``results`` and writing each student's feedback as soon as it is graded."""
     free = queue.Queue()
     for share in shares:
         free.put(share)
@@ -291,10 +302,9 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
         share = free.get()  # this worker's CPUs: a CPU burner slows its own grading only (issue 29)
         nbrun.WORKER.cpus = share
         try:
-            return grade_submission(kit, path, cell_timeout=cell_timeout, notebook_timeout=notebook_timeout,
-                                    sandbox=box)
+            return grade_submission(kit, path, **options)
         except BaseException as exc:  # noqa: BLE001 - whatever happens is this submission's grade
-            r = GradeResult(_stem(path.name), home.name, {n: False for n in kit.names})
+            r = GradeResult(student_name(path.name), kit.home.name, {n: False for n in kit.names})
             r.error = f"the grader failed on this notebook ({type(exc).__name__}: {clip(str(exc), 150)})"
             r.messages = {n: r.error for n in r.checks}
             scrub(r, kit.blocks)
@@ -303,8 +313,7 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
             nbrun.WORKER.cpus = None
             free.put(share)
 
-    # Each task waits on its own pytest process, so threads are enough to run them in parallel.
-    with cf.ThreadPoolExecutor(max_workers=workers) as pool:
+    with cf.ThreadPoolExecutor(max_workers=len(shares)) as pool:
         futures = [pool.submit(one, p) for p in paths]
         for i, fut in enumerate(cf.as_completed(futures), 1):
             r = fut.result()
@@ -316,32 +325,19 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
             if verbose:
                 print(f"[{i:3d}/{len(paths)}] {r.student:<24} {r.passed}/{r.total}  {r.seconds:5.1f} s  "
                       f"{clip(r.summary(), 70)}", flush=True)
-    total = time.perf_counter() - started
-    for group in results.duplicates:
-        for r in results:
-            if r.student in group:
-                r.flags.append("maybe the same student as " + ", ".join(n for n in group if n != r.student))
-    results.sort(key=lambda r: r.student)
-    write_gradebook(results, out)
+
+
+def _bulk_report(name: str, results: BulkResults, box, shares, workers: int, total: float,
+                 shard: tuple[int, int] | None) -> str:
+    """``report.txt``: how many were graded and how fast, fairness, what was not graded, likely duplicates."""
     per = f"{total / len(results):.1f} s per submission" if results else "no submission in this shard"
-    report = [f"{home.name}: {len(results)} graded" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
+    report = [f"{name}: {len(results)} graded" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
               + f", {box.describe()}", f"{total:.1f} s with {workers} worker(s), {per}",
               fairness(shares, box.isolated and sbx.cgroups_usable()), ""]
-    report += ["Not graded:"] + [f"  {s}" for s in skipped] + [""] if skipped else []
+    report += ["Not graded:"] + [f"  {s}" for s in results.skipped] + [""] if results.skipped else []
     report += ["Likely the same student (review by hand):"] + [f"  {', '.join(g)}" for g in results.duplicates] \
         if results.duplicates else []
-    atomic_write(shards.report_path(out) if shard else out.parent / "report.txt", "\n".join(report) + "\n")
-    if shard:
-        shards.shard_record(out, home.name, shard, everyone, [r.student for r in results], skipped,
-                            results.duplicates)
-    if verbose:
-        mean = sum(r.seconds for r in results) / max(len(results), 1)
-        print(f"graded {len(results)} submissions with {workers} worker(s) in {total:.1f} s "
-              f"({total / len(results):.1f} s per submission; {mean:.1f} s each on average)\n"
-              + "".join(f"likely the same student: {', '.join(g)}\n" for g in results.duplicates)
-              + f"gradebook: {out}\nfeedback:  {feedback_dir}/\n"
-              f"report:    {shards.report_path(out) if shard else out.parent / 'report.txt'}")
-    return results
+    return "\n".join(report) + "\n"
 
 
 USAGE = """\
@@ -394,78 +390,94 @@ def _timeouts(p: argparse.ArgumentParser) -> None:
                    help="how to isolate each notebook (default: the best this machine offers)")
 
 
+def _grade_one(p: argparse.ArgumentParser, rest: list[str]) -> int:
+    p.add_argument("args", nargs="+", metavar="[HOMEWORK] SUBMISSION")
+    p.add_argument("--keep", type=_user_path, help="copy the working folder (graded notebook, log) here")
+    p.add_argument("--verbose", action="store_true", help="also say how the notebook was isolated")
+    _timeouts(p)
+    a = p.parse_args(rest)
+    if len(a.args) > 2:
+        p.error("give the notebook, or the homework and the notebook")
+    submission = find_submission(a.args[-1])
+    if submission is None:
+        print(f"not found: {_user_path(a.args[-1])} (nor in homework/*/)", file=sys.stderr)
+        return 2
+    if len(a.args) == 2:
+        home = _homework(a.args[0])
+    else:
+        home = authoring.homework_for(submission)
+        print(f"{submission.name}: {home.name}", flush=True)
+    r = grade_submission(home, submission, cell_timeout=a.cell_timeout,
+                         notebook_timeout=a.timeout, keep=a.keep, sandbox=a.sandbox)
+    print(format_report(r, sandbox_note=a.verbose or "--sandbox" in rest))
+    return 0 if r.total and r.passed == r.total else 1
+
+
+def _grade_bulk(p: argparse.ArgumentParser, rest: list[str]) -> int:
+    p.add_argument("homework")
+    p.add_argument("folder", type=_user_path)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", type=_user_path, default="gradebook.csv")
+    p.add_argument("--feedback", type=_user_path, default=None, help="default: feedback/ beside --out")
+    p.add_argument("--unsandboxed", action="store_true",
+                   help="grade without a sandbox where there is none (students' code runs as you)")
+    p.add_argument("--shard", type=shards.parse, default=None, metavar="K/N",
+                   help="grade only slice K of N (one job of N; then: course.py grade merge)")
+    _timeouts(p)
+    a = p.parse_args(rest)
+    grade_folder(_homework(a.homework), a.folder, workers=a.workers, out=a.out, feedback_dir=a.feedback,
+                 cell_timeout=a.cell_timeout, notebook_timeout=a.timeout, sandbox=a.sandbox,
+                 allow_unsandboxed=a.unsandboxed, shard=a.shard)
+    return 0
+
+
+def _merge(p: argparse.ArgumentParser, rest: list[str]) -> int:
+    p.add_argument("out", type=_user_path)
+    p.add_argument("gradebooks", type=_user_path, nargs="+")
+    a = p.parse_args(rest)
+    rows = shards.merge(a.out, a.gradebooks)
+    print(f"merged {len(a.gradebooks)} shard(s): {len(rows)} submissions -> {a.out} "
+          f"(report: {a.out.parent / 'report.txt'})")
+    return 0
+
+
+def _make_template(p: argparse.ArgumentParser, rest: list[str]) -> int:
+    p.add_argument("homework")
+    home = _homework(p.parse_args(rest).homework)
+    print(f"wrote {authoring.write_template(home.solution)}")
+    return 0
+
+
+def _check_drift(p: argparse.ArgumentParser, rest: list[str]) -> int:
+    p.add_argument("homework", nargs="*")
+    a = p.parse_args(rest)
+    bad = 0
+    for name in a.homework or authoring.homework_names():
+        home = _homework(name)
+        if not home.has_solution:
+            print(f"{home.name}: no {authoring.SOLUTION_NAME} here (a student release): nothing to compare")
+            continue
+        problems = authoring.check_drift(home.solution, home.template)
+        bad += bool(problems)
+        print(f"{home.name}: " + ("template up to date" if not problems else "DRIFT\n  " + "\n  ".join(problems)))
+    return 1 if bad else 0
+
+
+#: ``course.py grade <command>``: the function that parses the rest of the command line and runs it.
+COMMANDS = {"grade": _grade_one, "bulk": _grade_bulk, "merge": _merge, "make-template": _make_template,
+            "check-drift": _check_drift}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(__doc__.split("\n\n")[0] + "\n\n" + USAGE)
         return 0 if argv else 2
-    command = argv[0] if argv[0] in ("bulk", "merge", "make-template", "check-drift") else "grade"
+    command = argv[0] if argv[0] in COMMANDS and argv[0] != "grade" else "grade"
     rest = argv[1:] if command != "grade" else argv
     p = argparse.ArgumentParser(prog=f"course.py grade{'' if command == 'grade' else ' ' + command}", usage=USAGE)
     try:
-        if command == "grade":
-            p.add_argument("args", nargs="+", metavar="[HOMEWORK] SUBMISSION")
-            p.add_argument("--keep", type=_user_path, help="copy the working folder (graded notebook, log) here")
-            p.add_argument("--verbose", action="store_true", help="also say how the notebook was isolated")
-            _timeouts(p)
-            a = p.parse_args(rest)
-            if len(a.args) > 2:
-                p.error("give the notebook, or the homework and the notebook")
-            submission = find_submission(a.args[-1])
-            if submission is None:
-                print(f"not found: {_user_path(a.args[-1])} (nor in homework/*/)", file=sys.stderr)
-                return 2
-            if len(a.args) == 2:
-                home = _homework(a.args[0])
-            else:
-                home = authoring.homework_for(submission)
-                print(f"{submission.name}: {home.name}", flush=True)
-            r = grade_submission(home, submission, cell_timeout=a.cell_timeout,
-                                 notebook_timeout=a.timeout, keep=a.keep, sandbox=a.sandbox)
-            print(format_report(r, sandbox_note=a.verbose or "--sandbox" in rest))
-            return 0 if r.total and r.passed == r.total else 1
-        if command == "bulk":
-            p.add_argument("homework")
-            p.add_argument("folder", type=_user_path)
-            p.add_argument("--workers", type=int, default=2)
-            p.add_argument("--out", type=_user_path, default="gradebook.csv")
-            p.add_argument("--feedback", type=_user_path, default=None, help="default: feedback/ beside --out")
-            p.add_argument("--unsandboxed", action="store_true",
-                           help="grade without a sandbox where there is none (students' code runs as you)")
-            p.add_argument("--shard", type=shards.parse, default=None, metavar="K/N",
-                           help="grade only slice K of N (one job of N; then: course.py grade merge)")
-            _timeouts(p)
-            a = p.parse_args(rest)
-            grade_folder(_homework(a.homework), a.folder, workers=a.workers, out=a.out, feedback_dir=a.feedback,
-                         cell_timeout=a.cell_timeout, notebook_timeout=a.timeout, sandbox=a.sandbox,
-                         allow_unsandboxed=a.unsandboxed, shard=a.shard)
-            return 0
-        if command == "merge":
-            p.add_argument("out", type=_user_path)
-            p.add_argument("gradebooks", type=_user_path, nargs="+")
-            a = p.parse_args(rest)
-            rows = shards.merge(a.out, a.gradebooks)
-            print(f"merged {len(a.gradebooks)} shard(s): {len(rows)} submissions -> {a.out} "
-                  f"(report: {a.out.parent / 'report.txt'})")
-            return 0
-        if command == "make-template":
-            p.add_argument("homework")
-            a = p.parse_args(rest)
-            home = _homework(a.homework)
-            print(f"wrote {authoring.write_template(home.solution)}")
-            return 0
-        p.add_argument("homework", nargs="*")
-        a = p.parse_args(rest)
-        bad = 0
-        for name in a.homework or authoring.homework_names():
-            home = _homework(name)
-            if not home.has_solution:
-                print(f"{home.name}: no {authoring.SOLUTION_NAME} here (a student release): nothing to compare")
-                continue
-            problems = authoring.check_drift(home.solution, home.template)
-            bad += bool(problems)
-            print(f"{home.name}: " + ("template up to date" if not problems else "DRIFT\n  " + "\n  ".join(problems)))
-        return 1 if bad else 0
+        return COMMANDS[command](p, rest)
     except (ValueError, RuntimeError) as exc:  # unknown homework, empty folder, invalid solution, no sandbox
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -184,22 +184,13 @@ def placeholders_left(folder: Path) -> list[str]:
     return found
 
 
-def write_release(out: str | Path, root: Path = REPO_ROOT, repo: str | None = None, branch: str = "main",
-                  kaggle_dataset: str | None = None) -> Release:
-    """Write the student release of the repository at ``root`` into the new folder ``out``; with ``repo``
-    (``OWNER/NAME``) published for that repository (:func:`published_text`).
-
-    Raises:
-        ReleaseError: ``out`` is not empty or lies inside the repository, ``root`` is already a
-            release, a template has drifted from its solution, a solution block would leak, or
-            ``repo``/``kaggle_dataset`` is not of the form OWNER/NAME.
-    """
+def _check_release(root: Path, out: Path, repo: str | None, kaggle_dataset: str | None) -> list[str]:
+    """What :func:`write_release` refuses before it writes anything (``ReleaseError``); returns git's files."""
     for what, value in (("--repo", repo), ("--kaggle-dataset", kaggle_dataset)):
         if value is not None and not SLUG.match(value):
             raise ReleaseError(f"{what} {value!r}: expected OWNER/NAME (letters, digits, '-', '_', '.')")
     if kaggle_dataset and not repo:
         raise ReleaseError("--kaggle-dataset needs --repo: the setup cell is published for a repository")
-    root, out = Path(root).resolve(), Path(out).resolve()
     if (root / MARKER).exists():
         raise ReleaseError(f"{root} is already a student release (it has {MARKER}); release from the "
                            "instructor's source")
@@ -219,9 +210,11 @@ def write_release(out: str | Path, root: Path = REPO_ROOT, repo: str | None = No
     if missing:  # a renamed instructor file would otherwise be published under its new name
         raise ReleaseError(f"INSTRUCTOR_ONLY names files git does not track: {', '.join(missing)}; update "
                            "course_utils/tools/release.py")
-    release = Release(out)
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    return files
+
+
+def _copy_student_files(root: Path, files: list[str], staging: Path, release: Release) -> None:
+    """Copy every tracked file but the instructor's into ``staging``, noting both lists in ``release``."""
     for rel in files:
         src = root / rel
         if is_instructor_only(rel):
@@ -235,6 +228,24 @@ def write_release(out: str | Path, root: Path = REPO_ROOT, repo: str | None = No
             raise ReleaseError(f"{rel} is a symbolic link: the release copies files only")
         shutil.copy2(src, dest)
         release.files.append(rel)
+
+
+def write_release(out: str | Path, root: Path = REPO_ROOT, repo: str | None = None, branch: str = "main",
+                  kaggle_dataset: str | None = None) -> Release:
+    """Write the student release of the repository at ``root`` into the new folder ``out``; with ``repo``
+    (``OWNER/NAME``) published for that repository (:func:`published_text`).
+
+    Raises:
+        ReleaseError: ``out`` is not empty or lies inside the repository, ``root`` is already a
+            release, a template has drifted from its solution, a solution block would leak, or
+            ``repo``/``kaggle_dataset`` is not of the form OWNER/NAME.
+    """
+    root, out = Path(root).resolve(), Path(out).resolve()
+    files = _check_release(root, out, repo, kaggle_dataset)
+    release = Release(out)
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    _copy_student_files(root, files, staging, release)
     (staging / MARKER).write_text(json.dumps({
         "edition": "student release",
         "made_from": _commit(root),
