@@ -66,8 +66,6 @@ class Gallery:
     backend: str
     sources: list[str] = field(default_factory=list)
     problems: dict[str, str] = field(default_factory=dict)
-    _sq: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
-    _sq_of: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         arr = np.asarray(self.embeddings, np.float32)
@@ -100,7 +98,12 @@ class Gallery:
         self.sources.append(source)
 
     def search(self, queries: np.ndarray, threshold: float, backend: str | None = None) -> list[tuple[str, float, str]]:
-        """For each query embedding: ``(name or "unknown", distance, nearest name)``."""
+        """For each query embedding: ``(name or "unknown", distance, nearest name)``.
+
+        The nearest row by the exact distance (:func:`pairwise_distances`, float64 from the
+        differences: a query equal to a row is at 0.0 on every machine), ties to the first row.
+        Queries are taken at the gallery's float32 precision.
+        """
         if backend is not None and backend != self.backend:
             raise BackendMismatchError(f"these embeddings come from {backend!r} but the gallery holds "
                                        f"{self.backend!r} embeddings: enrol again with the same backend")
@@ -109,29 +112,10 @@ class Gallery:
             raise ValueError("the gallery is empty: enrol at least one face first")
         if q.shape[1] != self.embeddings.shape[1]:
             raise BackendMismatchError(f"query embeddings have {q.shape[1]} dimensions, the gallery {self.embeddings.shape[1]}")
-        # Candidates by |e|^2 - 2 q.e (one float32 matrix product, |e|^2 cached in float64): every row
-        # within float32's rounding of the smallest score.  Then the exact distance, from the
-        # differences in float64, picks among them: the nearest row is the exactly nearest one (ties
-        # to the first), whatever the CPU's kernels, and a query equal to a row is at 0.0.
-        sq = self._squared_norms()
-        scores = sq[None, :] - 2.0 * (q @ self.embeddings.T)
-        slack = 1e-5 * ((q.astype(np.float64) ** 2).sum(1) + sq.max())  # above float32 error, below real gaps
-        best = np.empty(len(q), dtype=np.int64)
-        dist = np.empty(len(q))
-        for i, row in enumerate(scores):
-            near = np.flatnonzero(row <= row.min() + slack[i])
-            d = pairwise_distances(q[i:i + 1], self.embeddings[near])[0]
-            best[i], dist[i] = near[d.argmin()], d.min()
+        d = pairwise_distances(q, self.embeddings)
+        best = d.argmin(axis=1)
+        dist = d[np.arange(len(q)), best]
         return [(self.names[i] if di < threshold else UNKNOWN, float(di), self.names[i]) for i, di in zip(best, dist)]
-
-    def _squared_norms(self) -> np.ndarray:
-        """|e|^2 per row in float64, cached with the embeddings array it was computed from: a new
-        array (``add``, or assigning ``embeddings``) recomputes it.  Edit rows in place only
-        through a new array."""
-        if self._sq_of is not self.embeddings:
-            e = self.embeddings.astype(np.float64)
-            self._sq, self._sq_of = (e * e).sum(1), self.embeddings
-        return self._sq
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

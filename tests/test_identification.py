@@ -7,7 +7,8 @@ import pytest
 
 import course_utils as cu
 from course_utils import identification as ident
-from course_utils.identification import BackendMismatchError, EnrolmentError, Gallery
+from course_utils import embedders, verification
+from course_utils.gallery import BackendMismatchError, EnrolmentError, Gallery
 
 
 def test_pairwise_distances_match_brute_force():
@@ -37,6 +38,16 @@ def test_gallery_search_follows_reassigned_embeddings():
     assert g.search(np.array([[1, 0]]), 0.5)[0][:2] == ("bob", 0.0)
     g.embeddings = np.array([[1, 0], [5, 5]], np.float32)  # same shape: the cached norms must not be reused
     assert g.search(np.array([[1, 0]]), 0.5)[0][:2] == ("ann", 0.0)
+
+
+def test_gallery_search_sees_rows_edited_in_place():
+    # a norms cache keyed on the array's identity kept |ann|^2 = 0 here and answered ("unknown", 2.0, "ann")
+    g = Gallery(["ann", "bob"], np.array([[0, 0], [1, 0]], np.float32), "dlib")
+    assert g.search(np.array([[1, 0]]), 0.5) == [("bob", 0.0, "bob")]
+    g.embeddings[0] = [3, 0]
+    assert g.search(np.array([[1, 0]]), 0.5) == [("bob", 0.0, "bob")]
+    g.embeddings[1] = [1, 2]                                 # both at 2.0 now: the tie goes to the first row
+    assert g.search(np.array([[1, 0]]), 0.5) == [("unknown", 2.0, "ann")]
 
 
 def test_gallery_search_nearest_or_unknown_and_round_trip(tmp_path):
@@ -70,7 +81,7 @@ def test_gallery_errors(tmp_path):
 def test_threshold_and_kfold_protocol():
     same = np.array([True] * 5 + [False] * 5)
     d = np.array([0.1, 0.2, 0.3, 0.4, 0.7, 0.5, 0.8, 0.9, 1.0, 1.1])
-    t = ident.best_threshold(d, same)
+    t = verification.best_threshold(d, same)
     assert ((d < t) == same).mean() == pytest.approx(0.9)
     folds = np.array([1, 2] * 5)
     r = ident.kfold_verification(d, same, folds)
@@ -89,15 +100,15 @@ def test_kfold_threshold_among_given_candidates_first_best_on_ties():
     d = np.array([0.2, 0.4, 0.6, 0.9, 0.3, 0.5, 0.45, 0.8])
     folds = np.array([1, 1, 1, 1, 2, 2, 2, 2])
     # on fold 1's pairs 0.5 and 0.55 both decide all four right: the first wins
-    assert ident.best_threshold(d[:4], same[:4], candidates=[0.3, 0.5, 0.55, 0.7]) == 0.5
+    assert verification.best_threshold(d[:4], same[:4], candidates=[0.3, 0.5, 0.55, 0.7]) == 0.5
     r = ident.kfold_verification(d, same, folds, candidates=np.array([0.3, 0.5, 0.55, 0.7]))
     assert r.fold_threshold == {1: 0.55, 2: 0.5} and r.fold_accuracy == {1: 1.0, 2: 0.5}
     with pytest.raises(ValueError, match="no candidate"):
-        ident.best_threshold(d, same, candidates=[])
+        verification.best_threshold(d, same, candidates=[])
 
 
 def test_facenet_weights_are_looked_for_in_order(tmp_path):
-    name = ident.FACENET_FILES["vggface2"]
+    name = embedders.FACENET_FILES["vggface2"]
     kaggle, torch_home, data = tmp_path / "kaggle", tmp_path / "torch", tmp_path / "data"
     kw = dict(kaggle_input=kaggle, torch_home=torch_home, data_dir=data, download=False)
     for p in (kaggle / "facenet-weights" / name, torch_home / "checkpoints" / name, data / name):
@@ -135,19 +146,19 @@ def test_failed_facenet_download_says_where_to_put_the_file(tmp_path, monkeypatc
 
 def test_the_registry_pins_the_vggface2_weights():
     reg = cu.load_registry()
-    entry = reg[ident.FACENET_FILES["vggface2"]]
+    entry = reg[embedders.FACENET_FILES["vggface2"]]
     assert entry.known_hash == "281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b"
     assert "timesler/facenet-pytorch" in entry.urls[0]
 
 
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown embedding backend"):
-        ident.get_embedder("arcface")
+        cu.get_embedder("arcface")
 
 
 @pytest.fixture(scope="module")
 def dlib_embedder():
-    return ident.get_embedder("dlib")
+    return cu.get_embedder("dlib")
 
 
 @pytest.mark.slow
@@ -177,14 +188,14 @@ def gallery_tree(tmp_path_factory):
 
 @pytest.mark.slow
 def test_enrolment_reports_every_problem_and_keeps_going(gallery_tree, dlib_embedder):
-    g = ident.enrol_folder(gallery_tree, dlib_embedder)
+    g = cu.enrol_folder(gallery_tree, dlib_embedder)
     assert g.people == ["crowd", "eileen", "grace"] and g.backend == "dlib"
     problems = {str(k).replace(str(gallery_tree) + "/", ""): v for k, v in g.problems.items()}
     assert problems["nobody/1.jpg"] == "no face found"
     assert problems["crowd/1.jpg"] == "4 faces: enrolled the largest"
     assert problems["broken/1.jpg"].startswith("unreadable")
     assert problems["empty"] == "no photo in this folder"
-    strict = ident.enrol_folder(gallery_tree, dlib_embedder, multiple="skip")
+    strict = cu.enrol_folder(gallery_tree, dlib_embedder, multiple="skip")
     assert "crowd" not in strict.people
 
 
@@ -194,32 +205,32 @@ def test_identify_names_known_faces_and_says_unknown(gallery_tree, dlib_embedder
 
     only_eileen = tmp_path / "g"
     shutil.copytree(gallery_tree / "eileen", only_eileen / "eileen")
-    g = ident.enrol_folder(only_eileen, dlib_embedder)
-    matches = ident.identify(group, g, dlib_embedder)
+    g = cu.enrol_folder(only_eileen, dlib_embedder)
+    matches = cu.identify(group, g, dlib_embedder)
     assert sorted(m.name for m in matches) == ["eileen", "eileen", "unknown", "unknown"]
     assert all(m.nearest == "eileen" for m in matches)
-    drawn = ident.draw_matches(group, matches)
+    drawn = cu.draw_matches(group, matches)
     assert drawn.shape == group.shape
-    assert ident.identify(cu.load_sample("coffee"), g, dlib_embedder) == []
+    assert cu.identify(cu.load_sample("coffee"), g, dlib_embedder) == []
     facenet_gallery = Gallery(["x"], np.zeros((1, 512)), "facenet")
     with pytest.raises(BackendMismatchError, match="enrolled with 'facenet'"):
-        ident.identify(group, facenet_gallery, dlib_embedder)
+        cu.identify(group, facenet_gallery, dlib_embedder)
 
 
 @pytest.mark.slow
 def test_enrolling_nothing_is_a_clear_error(tmp_path, dlib_embedder):
     with pytest.raises(FileNotFoundError, match="gallery folder not found"):
-        ident.enrol_folder(tmp_path / "missing", dlib_embedder)
+        cu.enrol_folder(tmp_path / "missing", dlib_embedder)
     cu.save_sample("coffee", tmp_path / "t" / "someone" / "1.jpg")
     with pytest.raises(EnrolmentError, match="someone/1.jpg: no face found"):
-        ident.enrol_folder(tmp_path / "t", dlib_embedder)
+        cu.enrol_folder(tmp_path / "t", dlib_embedder)
 
 
 @pytest.mark.slow
 def test_verification_on_the_embedded_lfw_sample(dlib_embedder):
     root = cu.sample_dataset("lfw")
     pairs = cu.load_lfw_pairs(root / "pairs.txt", cu.load_lfw(root))
-    r = ident.verify_pairs(pairs, dlib_embedder)
+    r = cu.verify_pairs(pairs, dlib_embedder)
     assert set(r.fold_accuracy) == {1, 2} and len(r.distances) == len(pairs)
     assert 0.5 <= r.mean_accuracy <= 1.0
     assert r.distances[pairs["same"].to_numpy()].mean() < r.distances[~pairs["same"].to_numpy()].mean()
