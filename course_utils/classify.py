@@ -14,6 +14,7 @@ the network parts and the training loop :mod:`course_utils.training`, the LiteRT
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -26,16 +27,13 @@ from .images import ImageLike, load_image
 from .model_files import MODEL_SUFFIXES, find_model, load_model, read_sidecar, sidecar_path
 from .runtime import LITERT_MAX_BATCH, LiteRTRunner
 
-#: The fields whose change makes FaceClassifier's cached runtimes stale.
-_CACHED_FROM = frozenset({"model", "path", "engine"})
-
-
 def to_input(crops: Sequence[np.ndarray] | np.ndarray, size: int, channels: int = 1) -> np.ndarray:
     """Face crops (any size, RGB or gray uint8) to a network input: float32 (N, size, size, channels)
     in [0, 1].  ``channels`` 1 converts to gray, 3 keeps RGB.
 
-    The one name for this step: :meth:`FaceClassifier.to_input`, ``cu.emotion.to_input`` and
-    ``cu.mask.to_input`` call it with their model's size and channels."""
+    The one implementation of this step: :attr:`FaceClassifier.to_input`, ``cu.emotion.to_input`` and
+    ``cu.mask.to_input`` are this function with their model's size and channels bound
+    (``functools.partial``)."""
     import cv2
 
     if channels not in (1, 3):
@@ -51,8 +49,6 @@ def to_input(crops: Sequence[np.ndarray] | np.ndarray, size: int, channels: int 
             a = cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA if a.shape[0] > size else cv2.INTER_LINEAR)
         out[i] = a.reshape(size, size, channels).astype(np.float32) / 255.0
     return out
-
-
 
 
 def face_crops(image: ImageLike, faces: Sequence[Face], size: int, margin: float = 0.1,
@@ -109,17 +105,14 @@ class FaceClassifier:
     #: ``"auto"``: a few faces at a time (a webcam frame) run on LiteRT when ``ai_edge_litert`` is installed,
     #: larger batches on TensorFlow; ``"tensorflow"``: always TensorFlow.
     engine: str = "auto"
-    #: What runs a few faces at a time, made from ``model`` on first use: a :class:`~course_utils.runtime.LiteRTRunner`,
-    #: ``False`` (TensorFlow: LiteRT is off or failed), ``None`` (not decided yet).
+    #: What runs a few faces at a time, made on first use: a :class:`~course_utils.runtime.LiteRTRunner`, or
+    #: ``False`` (TensorFlow: LiteRT is off or failed); ``_lite_for`` is the ``(model, path, engine)`` it was made
+    #: for, and a classifier given another model, file or engine makes it again.
     _lite: LiteRTRunner | bool | None = field(default=None, init=False, repr=False, compare=False)
-    #: ``model``'s forward pass traced by TensorFlow, made on first use.
+    _lite_for: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    #: ``model``'s forward pass traced by TensorFlow, made on first use; ``_fn_for`` is the model it traced.
     _fn: object = field(default=None, init=False, repr=False, compare=False)
-
-    def __setattr__(self, name, value):
-        if name in _CACHED_FROM:  # a new model, file or engine: what was made from the old one is stale
-            object.__setattr__(self, "_lite", None)
-            object.__setattr__(self, "_fn", None)
-        object.__setattr__(self, name, value)
+    _fn_for: object = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         self.labels = tuple(self.labels)
@@ -142,21 +135,38 @@ class FaceClassifier:
         return int(self.model.input_shape[3])
 
     @classmethod
-    def load(cls, kind_or_path: str | Path, labels: Sequence[str] | None = None, margin: float | None = None):
-        """Load ``"emotion"``/``"mask"`` (via :func:`~course_utils.model_files.find_model`) or a model
-        file; the labels come from its side-car unless given."""
-        p = Path(kind_or_path)
-        path = p if p.suffix in MODEL_SUFFIXES + (".hdf5",) else find_model(str(kind_or_path))
-        meta = read_sidecar(path) or {}
-        labels = labels or meta.get("labels")
-        if not labels:
-            raise ValueError(f"{path} has no side-car {sidecar_path(path).name} with its labels: pass labels=")
-        margin = meta.get("margin", 0.1) if margin is None else margin
-        return cls(load_model(path), labels, margin=margin, name=path.stem, align=meta.get("align"), path=Path(path))
+    def load(cls, kind_or_path: str | Path, path: str | Path | None = None, *, labels: Sequence[str] | None = None,
+             margin: float | None = None, align: str | None = None):
+        """The classifier in a model file, with the labels and crop settings of its side-car.
 
-    def to_input(self, crops) -> np.ndarray:
-        """Face crops to this model's input (:func:`to_input` with the model's size and channels)."""
-        return to_input(crops, self.size, self.channels)
+        ``kind_or_path``: a model file (``.keras``/``.h5``), or ``"emotion"``/``"mask"``, found by
+        :func:`~course_utils.model_files.find_model` (``path`` if given, ``$COURSE_<KIND>_MODEL``,
+        ``models/<kind>/<kind>.keras``, a Kaggle input).  ``labels``, ``margin`` and ``align`` are used where
+        the side-car says nothing (a model saved without :func:`~course_utils.model_files.save_model`'s
+        side-car): the lessons' ``load_classifier`` is this method with their kind and their values bound.
+        """
+        p = Path(kind_or_path)
+        if p.suffix in MODEL_SUFFIXES + (".hdf5",):
+            if path is not None:
+                raise ValueError(f"give a model file or a kind and a path, not both: got {kind_or_path!r} and {path!r}")
+            found = p
+        else:
+            found = find_model(str(kind_or_path), path)
+        meta = read_sidecar(found) or {}
+        labels = meta.get("labels") or labels
+        if not labels:
+            raise ValueError(f"{found} has no side-car {sidecar_path(found).name} with its labels: pass labels=")
+        if meta.get("align") is not None or align is None:  # the side-car's crop (a box crop where it names none)
+            align, margin = meta.get("align"), meta.get("margin", margin)
+        # else the side-car names no aligned crop and the caller does: the caller's align and margin, together (a
+        # margin is a share of the box in a box crop, context around the template in an aligned one)
+        return cls(load_model(found), labels, margin=0.1 if margin is None else margin, name=found.stem, align=align,
+                   path=Path(found))
+
+    @property
+    def to_input(self) -> functools.partial:
+        """Face crops to this model's input: :func:`to_input` with the model's size and channels bound."""
+        return functools.partial(to_input, size=self.size, channels=self.channels)
 
     def predict_crops(self, crops) -> np.ndarray:
         """Class probabilities (N, classes) for face crops."""
@@ -176,8 +186,9 @@ class FaceClassifier:
         return "litert" if self._lite else "tensorflow"
 
     def _litert(self) -> LiteRTRunner | None:
-        if self._lite is None:
-            self._lite = False
+        made_for = self._lite_for
+        if made_for is None or made_for[0] is not self.model or made_for[1:] != (self.path, self.engine):
+            self._lite, self._lite_for = False, (self.model, self.path, self.engine)
             if self.engine == "auto" and runtime.litert_available():
                 try:
                     key = runtime.litert_cache_key(self.path) if self.path else None
@@ -192,12 +203,13 @@ class FaceClassifier:
     def _compiled(self):
         """The model's forward pass as one traced TensorFlow graph for any batch size (an eager call
         costs tens of milliseconds of Python overhead per frame; the graph about one)."""
-        if self._fn is None:
+        if self._fn is None or self._fn_for is not self.model:
             import tensorflow as tf
 
             spec = tf.TensorSpec([None, self.size, self.size, self.channels], tf.float32)
             model = self.model
             self._fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+            self._fn_for = model
         return self._fn
 
     def crops(self, image: ImageLike, faces: Sequence[Face]) -> list[np.ndarray]:
@@ -210,15 +222,18 @@ class FaceClassifier:
         return [Labelled(f, self.labels[int(p.argmax())], float(p.max())) for f, p in zip(faces, probs)]
 
 
-def classify_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "mtcnn",
-                   min_face_size: int = 20, retry: bool = False) -> list[Labelled]:
-    """Detect the faces of ``image`` and classify each.  ``retry``: when the detector finds none,
+def classify_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "default",
+                   min_face_size: int | None = None, retry: bool = False) -> list[Labelled]:
+    """Detect the faces of ``image`` and classify each.
+
+    ``detector``: a preset of :data:`~course_utils.detection.PRESETS` (``"default"``, ``"mask"``, ...), a backend,
+    or a :class:`~course_utils.detection.Detector` built with its options (``min_face_size`` is then an error:
+    see :func:`~course_utils.detection.get_detector`).  ``retry``: when the detector finds none,
     :func:`~course_utils.face_finder.find_face`'s retries for a tight or masked crop (the mask demo)."""
     from .face_finder import retry_face
 
     img = load_image(image)
-    det = get_detector(detector, min_face_size=min_face_size) if isinstance(detector, str) else detector
-    faces = detect_faces(img, detector=det)
+    faces = detect_faces(img, detector=get_detector(detector, min_face_size=min_face_size))
     if not faces and retry:
         faces = [f for f in [retry_face(img)] if f is not None]
     return classifier.classify(img, faces)
@@ -242,9 +257,9 @@ def draw_labelled(image: ImageLike, labelled: Sequence[Labelled], show_probabili
                               for item in labelled], show_keypoints=False)
 
 
-def annotate_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "mtcnn",
-                   min_face_size: int = 20, retry: bool = False) -> tuple[np.ndarray, list[Labelled]]:
-    """The demos' step: ``(annotated_image, labelled_faces)`` (``retry``: see :func:`classify_faces`)."""
+def annotate_faces(image: ImageLike, classifier: FaceClassifier, *, detector: Detector | str = "default",
+                   min_face_size: int | None = None, retry: bool = False) -> tuple[np.ndarray, list[Labelled]]:
+    """The demos' step: ``(annotated_image, labelled_faces)`` (``detector``, ``retry``: see :func:`classify_faces`)."""
     img = load_image(image)
     labelled = classify_faces(img, classifier, detector=detector, min_face_size=min_face_size, retry=retry)
     return draw_labelled(img, labelled), labelled

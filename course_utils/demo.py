@@ -58,13 +58,15 @@ def identify_annotator(gallery_dir: str | Path | None = None, embedder: str | No
 
 
 def make_annotator(kind: str, model: str | Path | None = None, backend: str | None = None,
-                   min_face_size: int = 20, gallery: str | Path | None = None, embedder: str | None = None) -> Annotator:
+                   min_face_size: int | None = None, gallery: str | Path | None = None,
+                   embedder: str | None = None) -> Annotator:
     """``rgb -> (annotated_rgb, results)`` for a demo ``kind``; results are ``Face`` records
     (``detect``) or :class:`~course_utils.classify.Labelled` faces.
 
-    ``backend=None`` uses MTCNN, except for masks: facenet-pytorch's MTCNN with the lower thresholds
-    that find masked faces (:data:`course_utils.mask.DETECTOR`), and :func:`~course_utils.face_finder.find_face`'s
-    retries when a picture yields no face at all (a tight, masked crop).
+    ``backend=None`` uses the ``"default"`` detector of :data:`course_utils.detection.PRESETS` (MTCNN), except
+    for masks: the ``"mask"`` preset (facenet-pytorch's MTCNN with the lower thresholds that find masked faces),
+    and :func:`~course_utils.face_finder.find_face`'s retries when a picture yields no face at all (a tight,
+    masked crop).  ``min_face_size=None``: the preset's.
     """
     from .classify import annotate_faces
     from .detection import detect_faces, get_detector
@@ -72,24 +74,17 @@ def make_annotator(kind: str, model: str | Path | None = None, backend: str | No
 
     if kind == "identify":  # each backend detects with its own detector (lesson 06)
         return identify_annotator(gallery, embedder)
-    if kind == "mask" and backend is None:
-        from .mask import get_mask_detector
-
-        detector = get_mask_detector(min_face_size)
-    else:
-        detector = get_detector(backend or "mtcnn", min_face_size=min_face_size)
+    if kind not in KINDS:
+        raise ValueError(f"unknown demo {kind!r}; choose from {', '.join(KINDS)}")
+    detector = get_detector(backend or ("mask" if kind == "mask" else "default"), min_face_size=min_face_size)
     if kind == "detect":
         def annotate(rgb):
             faces = detect_faces(rgb, detector=detector)
             return draw_faces(rgb, faces), faces
         return annotate
-    if kind == "emotion":
-        from .emotion import load_classifier
-    elif kind == "mask":
-        from .mask import load_classifier
-    else:
-        raise ValueError(f"unknown demo {kind!r}; choose from {', '.join(KINDS)}")
-    classifier = load_classifier(model)
+    from . import emotion, mask
+
+    classifier = {"emotion": emotion, "mask": mask}[kind].load_classifier(model)
     # A tight, masked crop often yields no face at first: find_face retries it (framed, then with CenterFace).
     return lambda rgb: annotate_faces(rgb, classifier, detector=detector, retry=kind == "mask")
 
@@ -194,7 +189,7 @@ def main(argv: list[str] | None = None, default_kind: str | None = None) -> int:
     p.add_argument("--model", help="model file (.keras/.h5); default: the course's reference model")
     p.add_argument("--backend", choices=("mtcnn", "facenet", "haar"),
                    help="face detector (default: mtcnn; for masks facenet-pytorch's MTCNN tuned for masked faces)")
-    p.add_argument("--min-face-size", type=int, default=20)
+    p.add_argument("--min-face-size", type=int, help="smallest face looked for, in pixels (default: 20)")
     p.add_argument("--gallery", type=Path, help="identify: a folder of <name>/<photos> to enrol (default: the "
                    "lecture's starter people and your photos in the course's my_faces folder)")
     p.add_argument("--embedder", choices=("dlib", "facenet"),

@@ -114,10 +114,11 @@ def clip_box(box: Sequence[float], width: int, height: int) -> tuple[float, floa
             min(max(x2, 0.0), width), min(max(y2, 0.0), height))
 
 
-def _validate_backend(backend: str) -> str:
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown detection backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    return backend
+def _preset(name: str) -> DetectorPreset:
+    if name not in PRESETS and name not in BACKENDS:
+        raise ValueError(f"unknown detector {name!r}; choose a preset ({', '.join(PRESETS)}) or a backend "
+                         f"({', '.join(BACKENDS)})")
+    return PRESETS.get(name) or DetectorPreset(name, None, PRESETS["default"].min_face_size, "the backend's own")
 
 
 def _thresholds(backend: str, thresholds: Sequence[float] | None) -> tuple[float, float, float]:
@@ -409,15 +410,61 @@ def _cached_detector(backend: str, min_face_size: int, thresholds: tuple | None)
     return _DETECTOR_CLASSES[backend](min_face_size=min_face_size, thresholds=thresholds)
 
 
-def get_detector(backend: str = "mtcnn", *, min_face_size: int = 20,
+@dataclass(frozen=True)
+class DetectorPreset:
+    """A named detector setting (:data:`PRESETS`): a backend, its MTCNN stage thresholds (``None``: the
+    backend's own, :data:`DEFAULT_THRESHOLDS`) and the smallest face looked for, with the reason for them."""
+
+    backend: str
+    thresholds: tuple[float, float, float] | None
+    min_face_size: int
+    why: str
+
+
+#: The course's detector settings, by name: every caller builds its detector from one of these
+#: (:func:`get_detector`), so that a setting and its reason are written once.
+PRESETS = {
+    "default": DetectorPreset(
+        "mtcnn", None, 20,
+        "lesson 02's detector (detect_faces, find_face, the emotion demo): ipazc mtcnn at its own thresholds found "
+        "every portrait and crowd face of the course's labelled set, the most faces cut by the frame, none on "
+        "empty scenes (benchmarks/detection.py); 20 px is the smallest face MTCNN's paper looks for"),
+    "mask": DetectorPreset(
+        "facenet", (0.5, 0.6, 0.6), 20,
+        "lesson 05's mask pipeline: MTCNN misses many masked faces at its usual thresholds (the mask hides the "
+        "mouth corners its stages look for); facenet-pytorch's MTCNN with lower thresholds finds them"),
+    "retry": DetectorPreset(
+        "facenet", (0.3, 0.4, 0.4), 20,
+        "find_face's first retry, on a tight crop framed by its mean colour: lower still, as a mask hides the "
+        "mouth, and a face found so is kept only at a high O-Net score (face_finder.RETRY)"),
+}
+
+
+def get_detector(detector: str | Detector = "default", *, min_face_size: int | None = None,
                  thresholds: Sequence[float] | None = None) -> Detector:
-    """The (cached) detector object of a backend.  Loading a network takes about a second, so
-    the same settings reuse the same object."""
-    _validate_backend(backend)
+    """The (cached) detector of a preset of :data:`PRESETS` (``"default"``, ``"mask"``, ``"retry"``) or of a
+    backend of :data:`BACKENDS` at its own thresholds; ``min_face_size`` and ``thresholds`` replace the
+    preset's.  Loading a network takes about a second, so the same settings reuse the same object.
+
+    A :class:`Detector` is returned as it is: its options were set when it was built, so passing
+    ``min_face_size`` or ``thresholds`` with one is a ``ValueError`` (build it with them instead).
+    """
+    if isinstance(detector, Detector):
+        given = [f"{k}={v!r}" for k, v in (("min_face_size", min_face_size), ("thresholds", thresholds))
+                 if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} given with a {type(detector).__name__} that was built with its own "
+                             f"options: options go to the detector when it is built (get_detector(NAME, "
+                             f"{', '.join(given)}) with NAME a preset, {', '.join(PRESETS)}, or a backend), "
+                             "or pass that name instead of the detector")
+        return detector
+    preset = _preset(detector)
+    min_face_size = preset.min_face_size if min_face_size is None else min_face_size
     if min_face_size < 1:
         raise ValueError(f"min_face_size must be a positive number of pixels, got {min_face_size}")
+    thresholds = preset.thresholds if thresholds is None else thresholds
     t = None if thresholds is None else tuple(float(v) for v in thresholds)
-    return _cached_detector(backend, int(min_face_size), t)
+    return _cached_detector(preset.backend, int(min_face_size), t)
 
 
 # --------------------------------------------------------------------------------- public API
@@ -435,8 +482,8 @@ def _postprocess(faces: Iterable[Face], scale: float, width: int, height: int, m
     return sorted(out, key=lambda f: -f.score)
 
 
-def detect_faces(image: ImageLike | list[ImageLike], backend: str = "mtcnn", *,
-                 min_face_size: int = 20, thresholds: Sequence[float] | None = None,
+def detect_faces(image: ImageLike | list[ImageLike], backend: str = "default", *,
+                 min_face_size: int | None = None, thresholds: Sequence[float] | None = None,
                  min_score: float = 0.0, max_side: int | None = DEFAULT_MAX_SIDE,
                  detector: Detector | None = None) -> list[Face] | list[list[Face]]:
     """Find the faces in an image (or in each image of a list).
@@ -444,24 +491,31 @@ def detect_faces(image: ImageLike | list[ImageLike], backend: str = "mtcnn", *,
     Args:
         image: an image-like (path, bytes, PIL image, RGB array; see :func:`load_image`) or a
             list of them.  A list is detected in batches where the backend can.
-        backend: ``"mtcnn"`` (default), ``"facenet"``, ``"haar"`` or ``"hog"``.
-        min_face_size: smallest face to look for, in pixels of the detection copy.
+        backend: ``"mtcnn"``, ``"facenet"``, ``"haar"`` or ``"hog"``, or a preset of :data:`PRESETS`
+            (``"default"``: MTCNN; ``"mask"``: lesson 05's).
+        min_face_size: smallest face to look for, in pixels of the detection copy (``None``: the
+            preset's, 20).
         thresholds: MTCNN's three stage thresholds (P-Net, R-Net, O-Net); ``None`` keeps the
-            backend's defaults (:data:`DEFAULT_THRESHOLDS`).
+            preset's or the backend's (:data:`DEFAULT_THRESHOLDS`).
         min_score: drop faces scoring below this (after detection).
         max_side: detect on a copy whose longer side is at most this many pixels
             (``None``: never shrink).  Boxes are mapped back to the input's pixels.
-        detector: an object from :func:`get_detector` to reuse (overrides the options above).
+        detector: an object from :func:`get_detector` to reuse, built with its options: giving
+            ``backend``, ``min_face_size`` or ``thresholds`` too is a ``ValueError``.
 
     Returns:
         ``list[Face]`` sorted by score, or one such list per image for a list input.  An image
         with no face, or smaller than 12 pixels, gives ``[]``.
 
     Raises:
-        ValueError: an unknown backend or bad option.
+        ValueError: an unknown backend or bad option, or options beside a ``detector``.
         FileNotFoundError, ImageError: an input that cannot be read (see :func:`load_image`).
     """
-    det = detector or get_detector(backend, min_face_size=min_face_size, thresholds=thresholds)
+    if detector is not None and backend != "default":
+        raise ValueError(f"backend={backend!r} given with a detector that was built with its own backend: "
+                         "pass one or the other")
+    det = get_detector(detector if detector is not None else backend, min_face_size=min_face_size,
+                       thresholds=thresholds)
     batched = isinstance(image, list)
     images = [load_image(im) for im in (image if batched else [image])]
     small, scales = [], []

@@ -11,6 +11,7 @@ Labels are FER2013's codes 0-6 in the CSV order (:data:`EMOTIONS`).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -105,10 +106,11 @@ def limit_class(x: np.ndarray, y: np.ndarray, label: str, keep: int) -> tuple[np
     return x[mask], y[mask]
 
 
-def to_input(faces: Sequence[np.ndarray] | np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
-    """Face crops (any size, RGB or gray) to the network's input: float32 (N, 48, 48, 1) in [0, 1]
-    (:func:`course_utils.classify.to_input`)."""
-    return classify.to_input(faces, size, channels=1)
+#: Face crops (any size, RGB or gray) to the network's input, float32 (N, 48, 48, 1) in [0, 1]:
+#: :func:`course_utils.classify.to_input` with FER2013's 48x48 gray faces bound.
+to_input = functools.partial(classify.to_input, size=INPUT_SIZE, channels=1)
+to_input.__doc__ = ("to_input(crops, size=INPUT_SIZE, channels=1): course_utils.classify.to_input with FER2013's "
+                    "48x48 gray faces: face crops (any size, RGB or gray) -> float32 (N, 48, 48, 1) in [0, 1]")
 
 
 def class_weights(labels: np.ndarray, num_classes: int = len(EMOTIONS), power: float = 0.5) -> dict[int, float]:
@@ -312,8 +314,9 @@ def train(model, train_data: tuple[np.ndarray, np.ndarray], val_data: tuple[np.n
     """
     xt, yt = train_data
     xv, yv = val_data
-    xt = to_input(xt) if np.asarray(xt).dtype == np.uint8 else xt
-    xv = to_input(xv) if np.asarray(xv).dtype == np.uint8 else xv
+    size = int(model.input_shape[1])
+    xt = to_input(xt, size=size) if np.asarray(xt).dtype == np.uint8 else xt
+    xv = to_input(xv, size=size) if np.asarray(xv).dtype == np.uint8 else xv
     if isinstance(weights, str):
         if weights != "auto":
             raise ValueError(f"weights must be 'auto', None or a dict, got {weights!r}")
@@ -415,17 +418,19 @@ def show_confusion(report: EmotionReport, ax=None, normalize: bool = True):
 # ------------------------------------------------------------------------------ files and faces
 
 
-def save_model(model, path: str | Path, labels: Sequence[str] = EMOTIONS, *, include_optimizer: bool = False,
-               **info) -> Path:
-    """Save as ``.keras`` or ``.h5`` with a side-car naming the labels (:data:`EMOTIONS`) and the versions
-    (:func:`course_utils.model_files.save_model`, the same signature with the lesson's labels)."""
-    return model_files.save_model(model, path, labels, include_optimizer=include_optimizer, **info)
+#: :func:`course_utils.model_files.save_model` with the lesson's labels: ``emotion.save_model(model,
+#: "emotion.keras")`` writes the model (``.keras``, or ``.h5`` as the lecture does) and a side-car naming
+#: :data:`EMOTIONS` and the versions.
+save_model = functools.partial(model_files.save_model, labels=EMOTIONS)
+save_model.__doc__ = ("save_model(model, path, labels=EMOTIONS, *, include_optimizer=False, **info): "
+                      "course_utils.model_files.save_model with FER2013's labels in the side-car")
 
-
-def load_classifier(path: str | Path | None = None) -> FaceClassifier:
-    """The emotion classifier from ``path``, ``$COURSE_EMOTION_MODEL``, the course's reference model
-    ``models/emotion/emotion.keras``, or a Kaggle input (see :func:`course_utils.model_files.find_model`)."""
-    return FaceClassifier.load(model_files.find_model("emotion", path), labels=EMOTIONS)
+#: :meth:`course_utils.classify.FaceClassifier.load` of the ``"emotion"`` model: ``emotion.load_classifier()`` finds
+#: ``$COURSE_EMOTION_MODEL``, the course's reference model ``models/emotion/emotion.keras`` or a Kaggle input
+#: (:func:`course_utils.model_files.find_model`); ``emotion.load_classifier(path)`` loads that file.
+load_classifier = functools.partial(FaceClassifier.load, "emotion", labels=EMOTIONS)
+load_classifier.__doc__ = ('load_classifier(path=None): course_utils.classify.FaceClassifier.load("emotion", path), '
+                           "with FER2013's labels where the model's side-car has none")
 
 
 def predict_emotions(model, image: ImageLike, faces, margin: float = 0.1) -> list[tuple[str, float]]:

@@ -19,14 +19,14 @@ from .detection import (MIN_IMAGE_SIDE, Detector, Face, clip_box, detect_faces, 
 from .images import ImageLike, load_image
 
 
-#: How :func:`find_face` retries an image in which the detector found no face.  Chosen on the photos of
-#: ../shared/data/facemask and on face-free images (scikit-image's sample photos cut into tiles): the
-#: framed retry put no face on any of them; CenterFace's scores and size rule are where no face-free
-#: image comes near them (models/centerface/MODEL_CARD.md); benchmarks/mask.py prints the figures.
+#: How :func:`find_face` retries an image in which the detector found no face (the framed image is searched
+#: with the ``"retry"`` detector of :data:`~course_utils.detection.PRESETS`: facenet-pytorch's MTCNN at lower
+#: thresholds).  Chosen on the photos of ../shared/data/facemask and on face-free images (scikit-image's sample
+#: photos cut into tiles): the framed retry put no face on any of them; CenterFace's scores and size rule are
+#: where no face-free image comes near them (models/centerface/MODEL_CARD.md); benchmarks/mask.py prints the figures.
 RETRY = {
     "border": 0.25,                    # the image framed by its mean colour, this share of its longer side each way
-    "thresholds": (0.3, 0.4, 0.4),     # facenet-pytorch's stages, lower than usual: a mask hides the mouth
-    "min_score": 0.9,                  # ... but a face found that way is kept only at this O-Net score
+    "min_score": 0.9,                  # ... a face found there (PRESETS["retry"]) is kept only at this O-Net score
     "centerface_borders": (0.1, 0.25),  # then CenterFace, on the image framed by each of these shares
     "centerface_score": 0.25,          # ... a face kept from this score
     "centerface_min_side": 0.3,        # ... and only a face whose box side is this share of the image's longer side,
@@ -64,13 +64,16 @@ def _centerface_face(image: np.ndarray) -> Face | None:
     return None
 
 
-def find_face(image: ImageLike, detector: Detector | None = None, *, retry: bool = True) -> Face | None:
+def find_face(image: ImageLike, detector: Detector | str = "default", *, retry: bool = True) -> Face | None:
     """The face of an image that should show one (a face crop, a portrait, a selfie): the largest face
-    ``detector`` finds (default: facenet-pytorch's MTCNN).  When it finds none and ``retry``:
+    ``detector`` finds (a :class:`~course_utils.detection.Detector`, or a preset or backend name for
+    :func:`~course_utils.detection.get_detector`; ``"default"``: MTCNN, as
+    :func:`~course_utils.detection.detect_faces`).  When it finds none and ``retry``:
 
     1. a **tight crop** (the face fills the frame, and MTCNN's later stages lack the context around
        it): the image is framed by a border of its mean colour and detected again with lower
-       thresholds (:data:`RETRY`); a face found so is kept only if it scores at least 0.9;
+       thresholds (the ``"retry"`` preset); a face found so is kept only if it scores at least 0.9
+       (:data:`RETRY`);
     2. a **masked or cut face** (MTCNN was trained on few of them): CenterFace
        (:mod:`course_utils.centerface`, trained on WIDER FACE, whose faces include occluded and cut ones) on the image framed by
        10 % and then 25 %; its largest face that scores at least 0.25 and whose box side is at least 30 %
@@ -82,7 +85,7 @@ def find_face(image: ImageLike, detector: Detector | None = None, *, retry: bool
     file (``models/centerface/``) the second retry is skipped with a warning.
     """
     img = load_image(image)
-    face = largest_face(detect_faces(img, detector=detector or get_detector("facenet")))
+    face = largest_face(detect_faces(img, detector=get_detector(detector)))
     return face if face is not None or not retry else retry_face(img)
 
 
@@ -93,8 +96,7 @@ def retry_face(image: ImageLike) -> Face | None:
     if min(img.shape[:2]) < MIN_IMAGE_SIDE:
         return None
     framed, pad = _framed(img, RETRY["border"])
-    found = [f for f in detect_faces(framed, detector=get_detector("facenet", thresholds=RETRY["thresholds"]))
-             if f.score >= RETRY["min_score"]]
+    found = [f for f in detect_faces(framed, detector=get_detector("retry")) if f.score >= RETRY["min_score"]]
     face = largest_face(found)
     if face is not None:
         box = clip_box((face.box[0] - pad, face.box[1] - pad, face.box[2] - pad, face.box[3] - pad),

@@ -18,6 +18,7 @@ the shared machinery already lives in classify, training and model_files.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +27,7 @@ import numpy as np
 
 from . import classify
 from . import model_files, training
+from .detection import get_detector
 from .model_files import import_keras as _keras
 from .images import ImageLike, load_image
 
@@ -45,11 +47,6 @@ MASK_STYLES = {
 # nose tip 30, eyes 36-47.
 _JAW, _NOSE_TIP, _EYES = list(range(17)), 30, list(range(36, 48))
 
-#: MTCNN misses many masked faces at its usual thresholds (the mask hides the mouth corners that
-#: its stages look for).  facenet-pytorch's MTCNN with lower thresholds finds them; lesson 05 shows it.
-DETECTOR = {"backend": "facenet", "thresholds": (0.5, 0.6, 0.6)}
-
-
 #: Synthetic masked faces (:func:`synthetic_mask_pairs`): each face crop is scaled to SYNTH_SIZE pixels and
 #: the 68 landmarks are found in SYNTH_FACE_BOX, the face's box in such a crop (a tight face crop, as the
 #: course's detectors cut it with a 10 % margin, puts the face at 12.5 %-87.5 % across and 12.5 %-92 % down:
@@ -58,11 +55,11 @@ SYNTH_SIZE = 192
 SYNTH_FACE_BOX = (24, 24, 168, 176)
 
 
-def get_mask_detector(min_face_size: int = 20):
-    """The detector the mask pipeline uses (:data:`DETECTOR`)."""
-    from .detection import get_detector
-
-    return get_detector(DETECTOR["backend"], min_face_size=min_face_size, thresholds=DETECTOR["thresholds"])
+#: The detector the mask pipeline uses: :func:`~course_utils.detection.get_detector` with the ``"mask"`` preset
+#: (facenet-pytorch's MTCNN at lower thresholds, which finds masked faces; ``PRESETS["mask"].why`` says why).
+get_mask_detector = functools.partial(get_detector, "mask")
+get_mask_detector.__doc__ = ('get_detector("mask", min_face_size=None): the mask pipeline\'s detector '
+                             '(course_utils.detection.PRESETS["mask"])')
 
 
 # ------------------------------------------------------------------------------ synthetic masks
@@ -347,16 +344,22 @@ def build_transfer_model(input_size: int = 96, weights: str | Path | None = "ima
     return training.softmax_head(inputs, x, len(MASK_LABELS), "mask_mobilenetv2", "mask", learning_rate)
 
 
-def to_input(crops) -> np.ndarray:
-    """uint8 RGB crops -> float32 network input in [0, 1]."""
-    return classify.to_input(crops, np.asarray(crops[0]).shape[0] if len(crops) else INPUT_SIZE, channels=3)
+#: uint8 RGB crops -> float32 network input in [0, 1]: :func:`course_utils.classify.to_input` with the lesson's
+#: 64-pixel RGB crops bound (``size=`` for another network, e.g. ``size=96`` for :func:`build_transfer_model`).
+to_input = functools.partial(classify.to_input, size=INPUT_SIZE, channels=3)
+to_input.__doc__ = ("to_input(crops, size=INPUT_SIZE, channels=3): course_utils.classify.to_input with lesson 05's "
+                    "64x64 RGB crops: uint8 crops -> float32 (N, 64, 64, 3) in [0, 1]")
+
+
+def _model_input(model, x) -> np.ndarray:
+    """uint8 crops as ``model``'s input (its own size), or ``x`` as it is when it is already prepared."""
+    return to_input(x, size=int(model.input_shape[1])) if np.asarray(x).dtype == np.uint8 else x
 
 
 def train(model, train_data, val_data, epochs: int = 15, batch_size: int = 64, patience: int = 5, verbose: int = 0):
     """Fit with early stopping on validation accuracy (best weights kept); returns the History."""
     (xt, yt), (xv, yv) = train_data, val_data
-    xt = to_input(xt) if np.asarray(xt).dtype == np.uint8 else xt
-    xv = to_input(xv) if np.asarray(xv).dtype == np.uint8 else xv
+    xt, xv = _model_input(model, xt), _model_input(model, xv)
     return training.fit(model, (xt, yt), (xv, yv), epochs=epochs, batch_size=batch_size, patience=patience,
                         lr_patience=max(2, patience // 2), verbose=verbose)
 
@@ -383,8 +386,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> Mask
     """Evaluate on uint8 crops (or prepared input) and labels (0 = with_mask)."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    xp = to_input(x) if np.asarray(x).dtype == np.uint8 else x
-    prob = np.asarray(model.predict(xp, batch_size=batch_size, verbose=0))
+    prob = np.asarray(model.predict(_model_input(model, x), batch_size=batch_size, verbose=0))
     pred = prob.argmax(1)
     y = np.asarray(y)
     p, r, _, _ = precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)
@@ -491,7 +493,7 @@ def predict_crops(model, crops) -> np.ndarray:
     if isinstance(model, classify.FaceClassifier):
         prob = model.predict_crops(crops)
     elif hasattr(model, "predict"):
-        prob = model.predict(to_input(crops), batch_size=256, verbose=0)
+        prob = model.predict(_model_input(model, crops), batch_size=256, verbose=0)
     else:
         raise TypeError(f"expected a FaceClassifier or a Keras model, got {type(model).__name__}")
     prob = np.asarray(prob)
@@ -523,17 +525,17 @@ def evaluate_photos(model, faces: CropResult, y, paths: Sequence | None = None) 
     return PhotoReport(y, pred, p, None if paths is None else [str(x) for x in paths])
 
 
-def save_model(model, path: str | Path, labels: Sequence[str] = MASK_LABELS, *, include_optimizer: bool = False,
-               **info) -> Path:
-    """Save with a side-car that records the labels and how crops are made (aligned, margin)."""
-    return model_files.save_model(model, path, labels, include_optimizer=include_optimizer, align=ALIGN, margin=MARGIN,
-                                  **info)
+#: :func:`course_utils.model_files.save_model` with the lesson's labels and crop settings in the side-car:
+#: ``mask.save_model(model, "mask.keras")``.
+save_model = functools.partial(model_files.save_model, labels=MASK_LABELS, align=ALIGN, margin=MARGIN)
+save_model.__doc__ = ("save_model(model, path, labels=MASK_LABELS, *, include_optimizer=False, align=ALIGN, "
+                      "margin=MARGIN, **info): course_utils.model_files.save_model with lesson 05's labels and "
+                      "crops (aligned on the ArcFace template, 25 % context) recorded in the side-car")
 
-
-def load_classifier(path: str | Path | None = None) -> classify.FaceClassifier:
-    """The mask classifier from ``path``, ``$COURSE_MASK_MODEL``, ``models/mask/mask.keras`` or a Kaggle input."""
-    found = model_files.find_model("mask", path)
-    clf = classify.FaceClassifier.load(found, labels=MASK_LABELS)
-    if clf.align is None:  # saved without mask.save_model's side-car: crop as the course's models do
-        clf.align, clf.margin = ALIGN, MARGIN
-    return clf
+#: :meth:`course_utils.classify.FaceClassifier.load` of the ``"mask"`` model, with the lesson's labels and crops
+#: where its side-car says nothing: ``mask.load_classifier()`` finds ``$COURSE_MASK_MODEL``,
+#: ``models/mask/mask.keras`` or a Kaggle input; ``mask.load_classifier(path)`` loads that file.
+load_classifier = functools.partial(classify.FaceClassifier.load, "mask", labels=MASK_LABELS, align=ALIGN,
+                                    margin=MARGIN)
+load_classifier.__doc__ = ('load_classifier(path=None): course_utils.classify.FaceClassifier.load("mask", path), '
+                           "with lesson 05's labels and crops (aligned, 25 % context) where the side-car says nothing")

@@ -109,8 +109,8 @@ def save_model(model, path: str | Path, labels: Sequence[str], *, include_optimi
     ``.json`` side-car naming the labels, the input shape, the library versions and ``info``.
 
     The file holds the network for inference; ``include_optimizer=True`` also keeps the optimizer
-    state (to resume training; Adam's state triples the size).  The lessons' modules have the same
-    function with their labels as the default (``cu.emotion.save_model(model, path)``).
+    state (to resume training; Adam's state triples the size).  The lessons' modules bind their labels
+    to this function (``cu.emotion.save_model(model, path)``, a ``functools.partial``).
     Returns the path.
     """
     import_keras()

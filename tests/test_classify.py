@@ -95,13 +95,18 @@ def test_a_new_model_replaces_what_was_built_from_the_old_one(tiny_model):
     clf = FaceClassifier(tiny_model, ("a", "b"), engine="tensorflow")
     crops = [np.full((32, 32, 3), 200, np.uint8)]
     clf.predict_crops(crops)
-    assert clf._fn is not None and clf._lite is False
+    first = clf._fn
+    assert first is not None and clf._fn_for is tiny_model and clf._lite is False
     inputs = keras.Input((48, 48, 1))
     x = keras.layers.GlobalAveragePooling2D()(inputs)
     other = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", bias_initializer="ones")(x))
     clf.model = other
-    assert clf._fn is None and clf._lite is None and (clf.size, clf.channels) == (48, 1)
+    assert (clf.size, clf.channels) == (48, 1)
     np.testing.assert_allclose(clf.predict_crops(crops), other.predict(clf.to_input(crops), verbose=0), atol=1e-6)
+    second = clf._fn
+    assert second is not first and clf._fn_for is other  # traced again, for the new model
+    clf.predict_crops(crops)
+    assert clf._fn is second  # and kept while the model stays
 
 
 @pytest.mark.slow
@@ -117,6 +122,55 @@ def test_save_load_round_trip_with_labels(tiny_model, tmp_path):
     with pytest.raises(ValueError, match="pass labels="):
         FaceClassifier.load(path)
     assert FaceClassifier.load(path, labels=["x", "y"]).labels == ("x", "y")
+
+
+def test_each_step_has_one_implementation_that_the_lessons_bind_their_values_to():
+    from course_utils import emotion, mask
+
+    assert emotion.to_input.func is mask.to_input.func is classify.to_input
+    assert emotion.to_input.keywords == {"size": 48, "channels": 1}
+    assert mask.to_input.keywords == {"size": 64, "channels": 3}
+    crops = [np.full((100, 80, 3), 200, np.uint8)]
+    np.testing.assert_array_equal(emotion.to_input(crops), to_input(crops, 48, 1))
+    np.testing.assert_array_equal(mask.to_input(crops, size=96), to_input(crops, 96, 3))  # another network's size
+    assert emotion.save_model.func is mask.save_model.func is model_files.save_model
+    assert emotion.save_model.keywords == {"labels": emotion.EMOTIONS}
+    assert mask.save_model.keywords == {"labels": mask.MASK_LABELS, "align": "arcface", "margin": 0.25}
+    assert emotion.load_classifier.func == mask.load_classifier.func == FaceClassifier.load
+    assert emotion.load_classifier.args == ("emotion",) and mask.load_classifier.args == ("mask",)
+    for bound in (emotion.to_input, mask.to_input, emotion.save_model, emotion.load_classifier, mask.load_classifier):
+        assert "course_utils." in bound.__doc__  # help() names the function it binds
+
+
+@pytest.mark.slow
+def test_load_takes_the_side_car_first_and_the_lessons_values_where_it_says_nothing(tiny_model, tmp_path):
+    from course_utils import mask
+
+    saved = mask.save_model(tiny_model, tmp_path / "mine.keras")
+    assert json.loads(model_files.sidecar_path(saved).read_text())["align"] == "arcface"
+    clf = mask.load_classifier(saved)  # FaceClassifier.load("mask", path)
+    assert (clf.labels, clf.align, clf.margin, clf.name) == (mask.MASK_LABELS, "arcface", 0.25, "mine")
+    box = model_files.save_model(tiny_model, tmp_path / "box.keras", ["a", "b"], margin=0.2)  # a box crop
+    clf = FaceClassifier.load("mask", box, labels=mask.MASK_LABELS)
+    assert (clf.labels, clf.align, clf.margin) == (("a", "b"), None, 0.2)
+    model_files.sidecar_path(box).unlink()  # no side-car: the lesson's labels and crop
+    clf = mask.load_classifier(box)
+    assert (clf.labels, clf.align, clf.margin) == (mask.MASK_LABELS, "arcface", 0.25)
+    with pytest.raises(ValueError, match="a model file or a kind and a path, not both"):
+        FaceClassifier.load(box, tmp_path / "other.keras")
+
+
+@pytest.mark.slow
+def test_classify_faces_refuses_options_beside_a_built_detector(tiny_model, group):
+    clf = FaceClassifier(tiny_model, ("with_mask", "without_mask"))
+    det = cu.get_detector("mtcnn")
+    for step in (cu.classify_faces, cu.annotate_faces):
+        with pytest.raises(ValueError, match="min_face_size=120 given with a MTCNNDetector .*options go to the "
+                                             "detector when it is built"):
+            step(group, clf, detector=det, min_face_size=120)
+    big = cu.classify_faces(group, clf, detector="default", min_face_size=120)  # by name, the option is used
+    assert [item.face for item in big] == cu.detect_faces(group, min_face_size=120)
+    assert len(big) < len(cu.classify_faces(group, clf, detector=det)) == 4
 
 
 @pytest.mark.slow
