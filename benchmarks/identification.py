@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
-from course_utils import config  # noqa: E402
+from course_utils import config, embedders  # noqa: E402
 from course_utils import identification as ident  # noqa: E402
 
 
@@ -63,10 +63,10 @@ def lfw_results(pairs, folds: list[int], results: Path, jitters: list[int] = (),
     runs = []
     choices = [(name, pick, flip, "dlib") for name, pick, flip in FACE_CHOICES]
     choices += [(f"nearest the centre, {n} jitters (dlib.jitter_image, dlib's LFW protocol)", "center", False,
-                 ident.DlibEmbedder(jitters=n)) for n in jitters]
+                 embedders.DlibEmbedder(jitters=n)) for n in jitters]
     for name, pick, flip, emb in choices:
         t = time.perf_counter()
-        result = ident.verify_pairs(pairs, emb, progress=False, flip=flip, pick=pick)
+        result = cu.verify_pairs(pairs, emb, progress=False, flip=flip, pick=pick)
         print(f"[dlib, {name}] {result} ({time.perf_counter() - t:.0f} s)", flush=True)
         runs.append({"embedding": name, "pick": pick, "flip": flip,
                      "jitters": getattr(emb, "jitters", 0),
@@ -87,13 +87,13 @@ def lfw(data: Path, backends: list[str], flip: bool = False, facenet_margins: li
     pairs = cu.load_lfw_pairs(data / "pairs.txt", index, folds=[4, 5, 6])
     print(f"LFW pairs: {len(pairs)} (folds {sorted(set(pairs.fold))}), "
           f"{len(set(pairs.img_a) | set(pairs.img_b))} images")
-    runs = [(b, ident.get_embedder(b)) for b in backends]
+    runs = [(b, cu.get_embedder(b)) for b in backends]
     thresholds = []
     if "facenet" in backends:
-        runs += [(f"facenet, margin {m:g}", ident.FacenetEmbedder(margin=m)) for m in facenet_margins if m != 0]
+        runs += [(f"facenet, margin {m:g}", embedders.FacenetEmbedder(margin=m)) for m in facenet_margins if m != 0]
     for backend, emb in runs:
         t = time.perf_counter()
-        result = ident.verify_pairs(pairs, emb, progress=False, flip=flip)
+        result = cu.verify_pairs(pairs, emb, progress=False, flip=flip)
         took = time.perf_counter() - t
         backend = backend + (" + flip" if flip else "")
         print(f"\n[{backend}] {result}")
@@ -115,8 +115,8 @@ def speed(backends: list[str], data: Path | None) -> None:
     img = cu.load_sample("astronaut")
     faces = cu.detect_faces(img)
     paths = sorted((data / "lfw").glob("*/*.jpg"))[:48] if data else []
-    embedders = [(b, ident.get_embedder(b)) for b in backends]
-    embedders.insert(1, ("dlib, dlib's own engine", ident.DlibEmbedder("dlib")))
+    embedders = [(b, cu.get_embedder(b)) for b in backends]
+    embedders.insert(1, ("dlib, dlib's own engine", embedders.DlibEmbedder("dlib")))
     for backend, emb in embedders:
         if backend == "dlib":
             backend = f"dlib, {emb.engine} engine"
@@ -163,7 +163,7 @@ def search() -> None:
     for n in (10_000, 100_000):
         vecs = rng.normal(size=(n, 128)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        gallery = ident.Gallery([f"p{i}" for i in range(n)], vecs, "dlib")
+        gallery = cu.Gallery([f"p{i}" for i in range(n)], vecs, "dlib")
         queries = vecs[rng.integers(0, n, 50)] + rng.normal(scale=0.01, size=(50, 128)).astype(np.float32)
         gallery.search(queries[:1], 0.6)
         times = []
@@ -179,12 +179,12 @@ def sample(backends: list[str]) -> None:
     people = ident.load_people_sample(2)
     print(f"real sample: {people}")
     for backend in backends:
-        emb = ident.get_embedder(backend)
+        emb = cu.get_embedder(backend)
         t = time.perf_counter()
         vecs, fallback = ident.embed_paths([p for _, p in people.all], emb)
         took = time.perf_counter() - t
         n_enrol, n_known = len(people.enrol), len(people.enrol) + len(people.held_back)
-        gallery = ident.Gallery([n for n, _ in people.enrol], vecs[:n_enrol], emb.name)
+        gallery = cu.Gallery([n for n, _ in people.enrol], vecs[:n_enrol], emb.name)
         held_names = [n for n, _ in people.held_back]
         print(f"[{backend}] {len(vecs)} photos embedded in {took:.1f} s (no face found: {len(fallback)})")
         for f in (0.75, 0.9, 1.0, 1.1, 1.25):
@@ -215,7 +215,7 @@ def main() -> int:
     args = p.parse_args()
     data = args.data or config.shared_data_dir() / "lfw_dev"
     cu.setup(verbose=False)
-    backends = ident.available_backends()
+    backends = embedders.available_backends()
     print(f"backends available here: {', '.join(backends)}")
     if "facenet" not in backends:
         print("  (facenet: no InceptionResnetV1 weights on this machine; see lesson 06 for where to put them)")

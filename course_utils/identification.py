@@ -18,32 +18,32 @@ The methods the lesson teaches, written plainly: :func:`triplet_loss` (and :func
 semi-hard, hard), :func:`pairwise_distances`, :meth:`Gallery.search` (nearest neighbour with a threshold),
 :func:`verification_accuracy`, :func:`kfold_verification`.
 
-The lesson reaches everything as ``ident.*`` (``from course_utils import identification as ident``); the
-parts live by job in :mod:`course_utils.embedders` (faces to vectors, the FaceNet weights),
-:mod:`course_utils.gallery` (enrol, search, "unknown") and :mod:`course_utils.verification` (pairs,
-thresholds, k-fold).  This module holds the lesson's own material: the triplet loss, the real sample and
-its scores, the figures and the homework's own-photo check.
+The lesson reads the course's names as ``cu.*`` (``cu.get_embedder``, ``cu.Gallery``, ``cu.enrol_folder``,
+``cu.identify``, ``cu.verify_pairs``, ``cu.UNKNOWN``) and the rest as ``ident.*``: this module's own material (the
+triplet loss, the real sample and its scores, the figures) and, re-exported once, what it reads of the parts,
+:mod:`course_utils.embedders` (faces to vectors, the FaceNet weights), :mod:`course_utils.gallery` (enrol, search,
+"unknown") and :mod:`course_utils.verification` (pairs, thresholds, k-fold).  Other callers import the parts.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from .detection import largest_face
 from .images import IMAGE_SUFFIXES, image_files, load_image, subfolders
 
-# The lesson's names, by job (``ident.get_embedder``, ``ident.Gallery``, ``ident.kfold_verification``, ...).
-from .embedders import (EMBEDDERS, FACENET_ENV_VAR, FACENET_FILES, DlibEmbedder, Embedder,  # noqa: F401
-                        BackendChoice, FacenetEmbedder, available_backends, choose_backend, find_facenet_weights,
-                        get_embedder, mtcnn_box_crop)
-from .gallery import (STARTER_PEOPLE, UNKNOWN, BackendMismatchError, EnrolmentError, Gallery, Match,  # noqa: F401
-                      draw_matches, enrol_folder, identify, make_sample_gallery, own_people, pairwise_distances)
-from .own_face import identify_own_photo, own_photo_report  # noqa: F401  (hw3's names)
-from .verification import (VerificationResult, best_threshold, embed_paths, kfold_verification,  # noqa: F401
-                           show_roc, verification_accuracy, verify_pairs)
+# What lesson 06 and hw3 read as ``ident.*`` (never what they read as ``cu.*``); other callers import the parts.
+from .embedders import choose_backend, find_facenet_weights, mtcnn_box_crop  # noqa: F401
+from .gallery import STARTER_PEOPLE, make_sample_gallery, own_people, pairwise_distances  # noqa: F401
+from .gallery import UNKNOWN as _UNKNOWN
+from .own_face import own_photo_report  # noqa: F401  (hw3's)
+from .verification import embed_paths, kfold_verification, show_roc, verification_accuracy  # noqa: F401
+if TYPE_CHECKING:  # for the annotations only
+    from .embedders import Embedder
+    from .gallery import Gallery
 
 
 # ------------------------------------------------------------------------------ the triplet loss
@@ -168,9 +168,9 @@ def score_identification(gallery: Gallery, known: np.ndarray, known_names: Seque
     ``strangers`` (people not enrolled) against ``gallery`` at ``threshold``, and count the outcomes."""
     got = [name for name, _, _ in gallery.search(known, threshold)] if len(known) else []
     right = sum(g == t for g, t in zip(got, known_names))
-    unknown = sum(g == UNKNOWN for g in got)
+    unknown = sum(g == _UNKNOWN for g in got)
     s = [name for name, _, _ in gallery.search(strangers, threshold)] if len(strangers) else []
-    s_unknown = sum(g == UNKNOWN for g in s)
+    s_unknown = sum(g == _UNKNOWN for g in s)
     return IdentificationScores(float(threshold), right, len(got) - right - unknown, unknown, s_unknown, len(s) - s_unknown)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from course_utils import dlib_resnet
-from course_utils import identification as ident
+from course_utils import embedders
 from course_utils.landmarks import model_path
 
 
@@ -26,7 +26,7 @@ def test_the_file_is_read_as_dlibs_network(weights):
 
 
 def test_torch_engine_gives_dlibs_descriptors(astronaut, group):
-    fast, slow = ident.DlibEmbedder("torch"), ident.DlibEmbedder("dlib")
+    fast, slow = embedders.DlibEmbedder("torch"), embedders.DlibEmbedder("dlib")
     faces = slow.detect(group)[:2] + slow.detect(astronaut)
     chips = slow.chips(group, faces[:2]) + slow.chips(astronaut, faces[2:])
     chips.append(np.ascontiguousarray(chips[0][:, ::-1]))
@@ -41,8 +41,8 @@ def test_torch_engine_gives_dlibs_descriptors(astronaut, group):
 
 def test_engine_is_checked():
     with pytest.raises(ValueError, match="engine must be one of"):
-        ident.DlibEmbedder("onnx")
-    assert ident.DlibEmbedder().engine == "torch"  # torch is part of the course's stack
+        embedders.DlibEmbedder("onnx")
+    assert embedders.DlibEmbedder().engine == "torch"  # torch is part of the course's stack
 
 
 def test_files_that_are_not_the_network_are_refused(tmp_path):

@@ -44,7 +44,7 @@ def homework_state(tmp_path_factory):
     lfw = cu.real_samples("lfw_people")
     folder = ident.make_sample_gallery(tmp / "test_images")
     ident.write_gallery(folder, [("Jane_Doe", lfw / "Colin_Powell" / "Colin_Powell_0040.jpg")])
-    emb = ident.get_embedder("dlib")
+    emb = cu.get_embedder("dlib")
     few = [("Kate_Hudson", p) for p in sorted((lfw / "Kate_Hudson").glob("*.jpg"))[:3]] + \
           [("Tiger_Woods", sorted((lfw / "Tiger_Woods").glob("*.jpg"))[0])]
     vecs, _ = ident.embed_paths([p for _, p in few], emb)
@@ -98,5 +98,5 @@ def test_without_your_photo_the_notebook_says_so_and_the_checks_pass(tmp_path):
     folder = ident.make_sample_gallery(tmp_path / "test_images")
     assert ident.own_people(folder) == []
     g = cu.Gallery(list(ident.STARTER_PEOPLE), np.eye(5, 128), "dlib")
-    report = ident.own_photo_report(folder, tmp_path / "me_test.jpg", g, ident.get_embedder("dlib"))
+    report = ident.own_photo_report(folder, tmp_path / "me_test.jpg", g, cu.get_embedder("dlib"))
     assert report.startswith("NOTICE: no photo of you in") and "not an error" in " ".join(report.split())

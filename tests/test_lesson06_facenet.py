@@ -23,14 +23,14 @@ def facenet_weights(tmp_path_factory):
     from facenet_pytorch import InceptionResnetV1
 
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / ident.FACENET_FILES["vggface2"]
+    path = tmp_path_factory.mktemp("weights") / embedders.FACENET_FILES["vggface2"]
     torch.save(InceptionResnetV1(pretrained=None, classify=False).eval().state_dict(), path)
     return path
 
 
 @pytest.fixture
 def facenet_here(facenet_weights, monkeypatch):
-    monkeypatch.setenv(ident.FACENET_ENV_VAR, str(facenet_weights))
+    monkeypatch.setenv(embedders.FACENET_ENV_VAR, str(facenet_weights))
     embedders._cached_embedder.cache_clear()
     yield facenet_weights
     embedders._cached_embedder.cache_clear()
@@ -44,7 +44,7 @@ def test_weights_in_the_data_folder_are_found_too(facenet_weights, tmp_path):
 
 
 def test_facenet_path_enrol_identify_threshold_one(facenet_here, tmp_path):
-    assert ident.available_backends() == ["dlib", "facenet"]
+    assert embedders.available_backends() == ["dlib", "facenet"]
     emb = cu.get_embedder("facenet")
     assert emb.weights_path == facenet_here and emb.threshold == 1.0 and emb.dim == 512
     assert "distance < 1.0" in " ".join(ident.backend_note(emb).split())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import course_utils as cu
-from course_utils import identification as ident
+from course_utils import identification as ident, own_face
 
 
 def test_triplet_loss_is_the_facenet_formula_per_row():
@@ -196,7 +196,7 @@ def test_an_lfw_copy_with_some_folds_is_evaluated_on_those_with_a_notice(tmp_pat
 
 
 def test_backend_note_says_which_model_and_which_rule():
-    class Fake(ident.Embedder):
+    class Fake(cu.Embedder):
         pass
 
     dlib, facenet = Fake(), Fake()
@@ -210,25 +210,25 @@ def test_backend_note_says_which_model_and_which_rule():
 
 @pytest.mark.slow
 def test_own_photo_is_enrolled_and_identified_or_a_notice_says_it_is_missing(tmp_path):
-    emb = ident.get_embedder("dlib")
+    emb = cu.get_embedder("dlib")
     lfw = cu.real_samples("lfw_people")
     folder = ident.make_sample_gallery(tmp_path / "test_images")
     second = tmp_path / "me_test.jpg"
     gallery = cu.enrol_folder(folder, emb)
     assert "NOTICE: no photo of you" in ident.own_photo_report(folder, second, gallery, emb)
-    assert ident.identify_own_photo(second, [], gallery, emb) is None
+    assert own_face.identify_own_photo(second, [], gallery, emb) is None
     # "your" photos: two different LFW photos of one person
     ident.write_gallery(folder, [("Jane_Doe", lfw / "Colin_Powell" / "Colin_Powell_0040.jpg")])
     gallery = cu.enrol_folder(folder, emb)
     report = ident.own_photo_report(folder, second, gallery, emb)
     assert "Jane_Doe (1 photo(s) enrolled)" in report and "NOTICE: no second photo" in report
     shutil.copyfile(lfw / "Colin_Powell" / "Colin_Powell_0071.jpg", second)
-    name, dist = ident.identify_own_photo(second, ["Jane_Doe"], gallery, emb)
+    name, dist = own_face.identify_own_photo(second, ["Jane_Doe"], gallery, emb)
     assert name == "Jane_Doe" and 0 < dist < emb.threshold
     assert ": recognised" in ident.own_photo_report(folder, second, gallery, emb)
     # someone else's photo as "your" second photo is not recognised; the rule can be the student's
     shutil.copyfile(lfw / "Tiger_Woods" / "Tiger_Woods_0001.jpg" if (lfw / "Tiger_Woods" / "Tiger_Woods_0001.jpg").exists()
                     else sorted((lfw / "Tiger_Woods").glob("*.jpg"))[0], second)
     always_unknown = lambda q, names, rows, t: ("unknown", 9.9)  # noqa: E731
-    assert ident.identify_own_photo(second, ["Jane_Doe"], gallery, emb, always_unknown) == ("unknown", 9.9)
+    assert own_face.identify_own_photo(second, ["Jane_Doe"], gallery, emb, always_unknown) == ("unknown", 9.9)
     assert "NOT recognised" in ident.own_photo_report(folder, second, gallery, emb)

@@ -235,14 +235,14 @@ def test_facenet_threshold_comes_from_the_lfw_benchmark_when_measured(tmp_path):
 def test_dlib_jitters_average_dlibs_own_jittered_copies(photo):
     """``jitters=N`` as dlib's compute_face_descriptor(img, shape, N): the mean over dlib.jitter_image copies;
     close to the plain descriptor, not equal to it."""
-    plain, jittered = ident.DlibEmbedder(), ident.DlibEmbedder(jitters=5)
+    plain, jittered = embedders.DlibEmbedder(), embedders.DlibEmbedder(jitters=5)
     img = cu.load_image(photo)
     faces = plain.detect(img)
     a, b = plain.embed_faces(img, faces[:1]), jittered.embed_faces(img, faces[:1])
     assert a.shape == b.shape == (1, 128)
     assert 0 < np.linalg.norm(a - b) < 0.2
     with pytest.raises(ValueError):
-        ident.DlibEmbedder(jitters=-1)
+        embedders.DlibEmbedder(jitters=-1)
     assert "5 jitters" in repr(jittered)
 
 

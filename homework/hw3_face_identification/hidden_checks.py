@@ -36,7 +36,7 @@ def gallery_folder(rng):
             shutil.copy(photo, folder / person.name / Path(photo).name)
     cu.save_image(cu.load_sample("coffee"), folder / person.name / "coffee.png")  # no face in it
     (folder / person.name / "notes.txt").write_text("not a photo")
-    emb = cu.get_embedder(__import__("course_utils.identification", fromlist=["x"]).available_backends()[-1])
+    emb = cu.get_embedder(__import__("course_utils.embedders", fromlist=["x"]).available_backends()[-1])
     return {"GALLERY_DIR": str(folder), "emb": emb}
 
 
@@ -77,8 +77,7 @@ def pairs(rng):
 PROBES = [
     Probe("q1", cells=("q1-answer",), inputs="gallery_folder", setup=SETUP, tol=1e-3, timeout=240,
           call="sorted((n, [float(v) for v in row]) for n, row in zip(gallery.names, np.asarray(gallery.embeddings)))",
-          forbid=("course_utils.gallery:enrol_folder", "course_utils:enrol_folder",
-                  "course_utils.identification:enrol_folder"),
+          forbid=("course_utils.gallery:enrol_folder", "course_utils:enrol_folder"),
           avoid=("enrol_folder", "embed_paths")),
     Probe("q2", cells=("q2-answer",), inputs="random_gallery", setup=SETUP, tol=1e-4,
           call="np.asarray(person_distances, float)", forbid=DISTANCES, avoid=NO_DISTANCE_FUNCTIONS),
