@@ -189,22 +189,15 @@ def closed_file_finalizers_dropped():
 
 @functools.lru_cache(maxsize=1)
 def _ipazc_mtcnn():
-    """ipazc's MTCNN with each stage's Keras network called as a traced TensorFlow graph.
-
-    mtcnn 1.0 calls its networks eagerly, once per pyramid level, and on small images that overhead
-    is most of the time: on 250x250 LFW images 235 ms per image eagerly, 55 ms as graphs, with
-    identical boxes (``tests/test_detection.py`` compares them).  A future mtcnn without these
-    internals is used as it comes."""
-    import tensorflow as tf
+    """ipazc's MTCNN with each stage's Keras network called as a traced TensorFlow graph (235 -> 55 ms per
+    250x250 LFW image, identical boxes): :func:`course_utils.patches.mtcnn_stages_as_graphs`."""
     from mtcnn import MTCNN
+
+    from .patches import mtcnn_stages_as_graphs
 
     with closed_file_finalizers_dropped():
         det = MTCNN(device="CPU:0")
-    for stage in getattr(det, "stages", []):
-        model = getattr(stage, "_model", None)
-        if callable(model) and hasattr(model, "layers"):  # a Keras model, not yet wrapped
-            stage._model = tf.function(model, reduce_retracing=True)
-    return det
+    return mtcnn_stages_as_graphs(det)
 
 
 def _mtcnn_shrink(min_face_size: int) -> float:

@@ -11,16 +11,12 @@ folder and prints the versions that matter.  Nothing here runs at import time.
 """
 from __future__ import annotations
 
-import contextlib
-import importlib.abc
 import importlib.metadata
 import logging
 import os
 import platform as _platform
 import random
-import re
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,114 +103,18 @@ def input_dirs(platform: str, kaggle_input: Path | None = None) -> tuple[Path, .
     return ()
 
 
-#: Lines that TensorFlow's native libraries write straight to file descriptor 2 while it is
-#: imported, whatever ``TF_CPP_MIN_LOG_LEVEL`` says (absl logs them before its own set-up):
-#: oneDNN's notice on CPUs where it is on by default, the CPU-feature note, and the GPU builds'
-#: "factory already registered" lines.  Anything else written during the import is passed on.
-_NOISY_SOURCES = r"(port|cpu_feature_guard|cuda_fft|cuda_dnn|cuda_blas|computation_placer|py_utils)\.cc:\d+\]"
-TF_START_UP_NOISE = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|WARNING: Logging before InitGoogleLogging\(\) is written to STDERR"
-    # absl's format (TensorFlow 2.16+): I0000 00:00:1796134105.687317    3077 port.cc:153] ...
-    rf"|[IWE]\d{{4}} [\d:.]+ +\d+ {_NOISY_SOURCES}"
-    # the older format (TensorFlow <= 2.15): 2024-03-01 10:00:00.123456: I tensorflow/core/util/port.cc:113] ...
-    rf"|\d{{4}}-\d\d-\d\d [\d:.]+: [IWE] \S*?{_NOISY_SOURCES}"
-    r"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\."
-    r"|Attempting to register factory for plugin cu(DNN|FFT|BLAS) when one has already been registered)")
-
-#: Modules whose first import runs with file descriptor 2 filtered (see ``QuietImporter``).
-QUIET_IMPORTS = ("tensorflow",)
-
-
-def filter_start_up_noise(text: str) -> str:
-    """``text`` without TensorFlow's start-up lines (``TF_START_UP_NOISE``)."""
-    return "".join(line for line in text.splitlines(keepends=True) if not TF_START_UP_NOISE.match(line))
-
-
-@contextlib.contextmanager
-def filtered_stderr(keep=filter_start_up_noise):
-    """Send what native code writes to file descriptor 2 to a temporary file, then write back
-    what ``keep`` returns of it.  Python-level ``sys.stderr`` of a Jupyter kernel is untouched."""
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no file descriptor 2 (some embedded interpreters): nothing to filter
-        yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            rest = keep(tmp.read().decode("utf-8", "replace"))
-            if rest:
-                sys.stderr.write(rest)
-                sys.stderr.flush()
-
-
-class _QuietLoader(importlib.abc.Loader):
-    """Runs another loader's ``exec_module`` inside ``filtered_stderr``."""
-
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        module.__loader__ = self._loader
-        if module.__spec__ is not None:
-            module.__spec__.loader = self._loader
-        with filtered_stderr():
-            self._loader.exec_module(module)
-
-    def __getattr__(self, name):  # get_resource_reader, is_package, ... from the real loader
-        return getattr(self._loader, name)
-
-
-class QuietImporter(importlib.abc.MetaPathFinder):
-    """Import hook: the first import of a module in ``QUIET_IMPORTS`` (by a lesson, a student's
-    cell, keras or mtcnn) runs with TensorFlow's start-up lines filtered out of stderr.
-
-    ``TF_CPP_MIN_LOG_LEVEL=3`` does not hide them in TensorFlow 2.16+: they are written by absl
-    before it reads any setting, on CPUs where oneDNN is on by default (or with
-    ``TF_ENABLE_ONEDNN_OPTS=1``), so they came and went with the machine.
-    """
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname not in QUIET_IMPORTS:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or isinstance(finder, QuietImporter) or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _QuietLoader(spec.loader)
-                return spec
-        return None
-
-
-def install_quiet_imports() -> None:
-    """Put a ``QuietImporter`` first on ``sys.meta_path`` (once)."""
-    if not any(isinstance(f, QuietImporter) for f in sys.meta_path):
-        sys.meta_path.insert(0, QuietImporter())
-
-
 def quiet_tensorflow() -> None:
     """Silence TensorFlow/absl start-up logging, whatever the CPU.  Call it before TensorFlow is
-    imported to filter the native start-up lines (``QuietImporter``); later calls still quiet
-    the Python loggers."""
+    imported to filter the native start-up lines (:func:`course_utils.patches.install_quiet_imports`,
+    an import hook); later calls still quiet the Python loggers."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # TF_ENABLE_ONEDNN_OPTS is left as the machine has it: on CPUs with AVX-512 VNNI TensorFlow
     # turns oneDNN on, elsewhere off, and the course's outputs are the same either way (the test
     # command runs the notebooks under both settings; see CONTRIBUTING).
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "tensorflow" not in sys.modules:
+        from .patches import install_quiet_imports
+
         install_quiet_imports()
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)

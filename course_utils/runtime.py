@@ -40,16 +40,9 @@ def to_litert(model) -> bytes:
 
     spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
     fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-    with _native_stderr_silenced():  # TensorFlow 2.18's converter logs its settings there
-        return tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model).convert()
-
-
-def _native_stderr_silenced():
-    """Drop what C++ libraries write to file descriptor 2 for a moment (Jupyter would show their log
-    lines in the notebook): LiteRT's delegate notice, the converter's "Ignored output_format" lines."""
-    from .env import filtered_stderr
-
-    return filtered_stderr(keep=lambda text: "")
+    # the converter's log ("Ignored output_format.", "Reading SavedModel from ...") is hidden by
+    # TF_CPP_MIN_LOG_LEVEL=3, which env.quiet_tensorflow sets (tests/test_patches.py shows it)
+    return tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model).convert()
 
 
 class LiteRTRunner:
@@ -62,6 +55,8 @@ class LiteRTRunner:
 
     def __init__(self, model, cache_key: str | None = None, num_threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
+
+        from .patches import litert_notice_filtered
 
         content = None
         cached = None
@@ -82,7 +77,7 @@ class LiteRTRunner:
                 except OSError:  # a read-only data folder: convert again next time
                     cached = None
         self.cached = cached
-        with _native_stderr_silenced():  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate"
+        with litert_notice_filtered():  # the first allocate_tensors prints "INFO: Created ... XNNPACK delegate"
             self._it = Interpreter(model_content=content, num_threads=num_threads or min(2, os.cpu_count() or 1))
             self._it.allocate_tensors()
         self._in = self._it.get_input_details()[0]["index"]
@@ -93,8 +88,7 @@ class LiteRTRunner:
         x = np.ascontiguousarray(x, np.float32)
         if x.shape != self._shape:
             self._it.resize_tensor_input(self._in, list(x.shape))
-            with _native_stderr_silenced():
-                self._it.allocate_tensors()
+            self._it.allocate_tensors()
             self._shape = x.shape
         self._it.set_tensor(self._in, x)
         self._it.invoke()

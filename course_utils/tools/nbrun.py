@@ -42,56 +42,14 @@ NOT_RUN = "not run: the kernel had died in an earlier cell"
 
 
 def pytest_configure(config) -> None:  # pragma: no cover - runs inside the grading subprocess
-    """Make nbval notice a dead kernel at once and cap what a cell may print."""
+    """Make nbval notice a dead kernel at once and cap what a cell may print
+    (:func:`course_utils.patches.nbval_fail_fast`: nbval has no option for either)."""
     if not getattr(config.option, "nbval", False):
         return
-    from queue import Empty
+    from ..patches import nbval_fail_fast
 
-    from nbval.kernel import RunningKernel
-    from nbval.plugin import IPyNbCell
-
-    if getattr(RunningKernel, "_course_patched", False):
-        return
-    original_reply, original_message = RunningKernel.await_reply, RunningKernel.get_message
-
-    def await_reply(self, msg_id, timeout=None):
-        deadline = None if timeout is None else time.monotonic() + float(timeout)
-        while True:
-            step = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
-            if step <= 0:
-                raise Empty
-            try:
-                return original_reply(self, msg_id, timeout=step)
-            except Empty:
-                if not self.is_alive():
-                    raise RuntimeError(KERNEL_DIED) from None
-
-    printed: dict[str, int] = {}
-    cut: set[str] = set()
-
-    def get_message(self, stream, timeout=None):
-        msg = original_message(self, stream, timeout=timeout)
-        if msg.get("msg_type") == "stream":
-            parent = msg.get("parent_header", {}).get("msg_id", "")
-            text = msg["content"].get("text", "")
-            seen = printed.get(parent, 0)
-            printed[parent] = seen + len(text)
-            if seen + len(text) > OUTPUT_CAP_CHARS:
-                msg["content"]["text"] = text[:max(0, OUTPUT_CAP_CHARS - seen)]
-                cut.add(parent)
-        return msg
-
-    original_runtest = IPyNbCell.runtest
-
-    def runtest(self):
-        before = len(cut)
-        original_runtest(self)
-        if len(cut) > before:
-            self.raise_cell_error(f"{_FLOOD} (the rest was cut): print less")
-
-    RunningKernel.await_reply, RunningKernel.get_message = await_reply, get_message
-    IPyNbCell.runtest = runtest
-    RunningKernel._course_patched = True
+    nbval_fail_fast(kernel_died=KERNEL_DIED, output_cap=OUTPUT_CAP_CHARS,
+                    flood_error=f"{_FLOOD} (the rest was cut): print less")
 
 
 #: Environment variable that marks every process of one grading run (pytest, kernel, children).
