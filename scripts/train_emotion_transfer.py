@@ -138,6 +138,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--budget-min", type=float, default=300.0)
     p.add_argument("--limit", type=int, default=None,
                    help="only this many fit, validation and test faces (a smoke run of the whole script)")
+    p.add_argument("--export-keras", type=Path, default=None, metavar="FILE.keras",
+                   help="write <out>/best.pt as the course's Keras model (course_utils.emotion_resnet, 48x48 grey "
+                        "input, mirror-averaged) with its side-car, then stop")
     p.add_argument("--resume", action="store_true")
     return p.parse_args(argv)
 
@@ -213,8 +216,30 @@ def restore(model: nn.Module, ckpt_path: Path) -> tuple[dict, dict]:
     return state, ck["optimizer"]
 
 
+def export_keras(best: Path, path: Path, size: int) -> Path:
+    """The PyTorch weights of ``best`` (an EmotionNet state) as :func:`course_utils.emotion_resnet.build_model`'s
+    Keras network, saved by :func:`course_utils.model_files.save_model` with the builder in its side-car
+    (read by :mod:`course_utils.keras_compat` on other Keras versions)."""
+    import course_utils as cu
+    from course_utils import emotion_resnet, model_files
+
+    cu.setup(verbose=False)
+    state = {k: v.numpy() for k, v in torch.load(best, map_location="cpu").items()}
+    conv_names = ["body.stem"] + [f"body.blocks.{j}.conv{k}" for j in range(len(emotion_resnet.BLOCKS)) for k in (1, 2)]
+    aff_names = ["body.stem_aff"] + [f"body.blocks.{j}.aff{k}" for j in range(len(emotion_resnet.BLOCKS)) for k in (1, 2)]
+    model = emotion_resnet.build_model(size=size)
+    emotion_resnet.set_weights(model, [(state[f"{n}.weight"], state[f"{n}.bias"]) for n in conv_names],
+                               [(state[f"{n}.gamma"].ravel(), state[f"{n}.beta"].ravel()) for n in aff_names],
+                               state["body.mean"].ravel(), state["head.weight"], state["head.bias"])
+    return model_files.save_model(model, path, FER2013_LABELS, architecture={
+        "builder": "course_utils.emotion_resnet:build_model", "kwargs": {"size": size}})
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.export_keras:
+        print(f"wrote {export_keras(args.out / 'best.pt', args.export_keras, args.size)}")
+        return 0
     data = args.data or config.shared_data_dir() / "fer2013"
     if not data.is_dir():
         print(f"FER2013 folders not found at {data}: pass --data or set COURSE_SHARED_DATA. Nothing trained.")
