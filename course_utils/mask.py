@@ -352,8 +352,12 @@ to_input.__doc__ = ("to_input(crops, size=INPUT_SIZE, channels=3): course_utils.
 
 
 def _model_input(model, x) -> np.ndarray:
-    """uint8 crops as ``model``'s input (its own size), or ``x`` as it is when it is already prepared."""
-    return to_input(x, size=int(model.input_shape[1])) if np.asarray(x).dtype == np.uint8 else x
+    """uint8 crops as ``model``'s input, at the size its ``input_shape`` names (the lesson's 64 for a model that
+    names none), or ``x`` as it is when it is already prepared."""
+    if np.asarray(x).dtype != np.uint8:
+        return x
+    shape = getattr(model, "input_shape", None)
+    return to_input(x, size=int(shape[1]) if shape and shape[1] else INPUT_SIZE)
 
 
 def train(model, train_data, val_data, epochs: int = 15, batch_size: int = 64, patience: int = 5, verbose: int = 0):
