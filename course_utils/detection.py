@@ -33,11 +33,8 @@ moment to move the backends into a module of their own.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import math
-import sys
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
@@ -162,38 +159,13 @@ def group_by_shape(images: list[np.ndarray]) -> list[list[int]]:
     return chunks
 
 
-@contextlib.contextmanager
-def closed_file_finalizers_dropped():
-    """While building ipazc's MTCNN, drop one harmless message that Python 3.13 prints three times.
-
-    mtcnn 1.0 reads each stage's weights with ``joblib.load`` from an lz4 file (mtcnn/utils/tensorflow.py,
-    ``load_weights``); on Python 3.13 the lz4 reader's finalizer then flushes a file that is already closed,
-    and Python reports "Exception ignored in: <_io.BufferedReader> ... ValueError: I/O operation on closed
-    file." (the weights are read whole: nothing is lost).  In a notebook that lands in the cell's stderr.
-    Inside this block such a ValueError goes nowhere; every other unraisable exception reaches the hook that
-    was there before, which is put back (after a garbage collection) on the way out."""
-    previous = sys.unraisablehook
-
-    def hook(unraisable):
-        exc = unraisable.exc_value
-        if not (isinstance(exc, ValueError) and str(exc) == "I/O operation on closed file."):
-            previous(unraisable)
-
-    sys.unraisablehook = hook
-    try:
-        yield
-    finally:
-        gc.collect()
-        sys.unraisablehook = previous
-
-
 @functools.lru_cache(maxsize=1)
 def _ipazc_mtcnn():
     """ipazc's MTCNN with each stage's Keras network called as a traced TensorFlow graph (235 -> 55 ms per
     250x250 LFW image, identical boxes): :func:`course_utils.patches.mtcnn_stages_as_graphs`."""
     from mtcnn import MTCNN
 
-    from .patches import mtcnn_stages_as_graphs
+    from .patches import closed_file_finalizers_dropped, mtcnn_stages_as_graphs
 
     with closed_file_finalizers_dropped():
         det = MTCNN(device="CPU:0")

@@ -46,6 +46,17 @@ one that fails when the patch no longer applies, one that shows it is still need
    ``test_with_the_patch_a_dead_kernel_fails_its_cell_at_once_and_a_flood_is_cut`` (applies),
    ``test_nbval_alone_waits_out_the_cell_timeout_for_a_dead_kernel_and_keeps_a_flood`` (still needed).
 
+5. **mtcnn's closed lz4 files on Python 3.13** (:func:`closed_file_finalizers_dropped`: ``sys.unraisablehook``
+   replaced while ipazc's MTCNN is built, then put back).  Why: mtcnn 1.0 reads each stage's weights with
+   ``joblib.load`` from an lz4 file; on Python 3.13 the lz4 reader's finalizer then flushes a file already
+   closed and Python prints "Exception ignored in: <_io.BufferedReader> ... ValueError: I/O operation on closed
+   file." three times under the lesson's first detection (the weights are read whole: nothing is lost).
+   Targets ``mtcnn`` 1.0: ``mtcnn/utils/tensorflow.py`` ``load_weights`` (``joblib.load(path)`` of
+   ``mtcnn/assets/weights/*.lz4``).  Tests: ``test_the_closed_file_hook_drops_that_message_only`` (applies),
+   ``test_mtcnn_still_reads_its_weights_from_lz4_files_with_joblib`` (still needed: the code that causes it;
+   the message itself shows on Python 3.13 only, where
+   ``test_building_mtcnn_reports_closed_files_without_the_hook`` runs).
+
 Dropped, because a public setting does the job (each with a test that shows it):
 
 - LiteRT's converter log ("Ignored output_format.", "Reading SavedModel from ..."), once filtered with every
@@ -54,9 +65,7 @@ Dropped, because a public setting does the job (each with a test that shows it):
   (``test_tf_cpp_min_log_level_hides_the_litert_converter_log``).
 
 Public settings (environment variables, logger levels, warning filters in ``env.quiet_tensorflow``) are
-configuration, not patches, and stay in :mod:`course_utils.env`.  Not moved here yet: ``detection.
-closed_file_finalizers_dropped`` (``sys.unraisablehook`` replaced while ipazc's MTCNN reads its weights, for a
-message Python 3.13 prints; tested in ``tests/test_detection.py``).
+configuration, not patches, and stay in :mod:`course_utils.env`.
 """
 from __future__ import annotations
 
@@ -95,6 +104,10 @@ TARGETS = {
         ("mtcnn",), ">=1.0,<1.1",
         "mtcnn/stages/base.py StageBase._model; mtcnn/stages/stage_pnet.py, stage_rnet.py, stage_onet.py "
         "__call__ (self._model(...)); mtcnn/mtcnn.py MTCNN.stages"),
+    "mtcnn_closed_files": Target(
+        ("mtcnn",), ">=1.0,<1.1",
+        "mtcnn/utils/tensorflow.py load_weights: joblib.load of mtcnn/assets/weights/*.lz4 (the lz4 reader's "
+        "finalizer flushes a closed file on Python 3.13)"),
     "nbval_fail_fast": Target(
         ("nbval",), ">=0.11,<0.12",
         "nbval/kernel.py RunningKernel.await_reply, get_message, is_alive; nbval/plugin.py IPyNbCell.runtest, "
@@ -234,6 +247,34 @@ def mtcnn_stages_as_graphs(detector):
         if callable(model) and hasattr(model, "layers"):  # a Keras model, not yet wrapped
             stage._model = tf.function(model, reduce_retracing=True)
     return detector
+
+
+# 5. mtcnn's closed lz4 files on Python 3.13 -------------------------------------------------------------------
+
+#: The one unraisable message :func:`closed_file_finalizers_dropped` drops.
+CLOSED_FILE_MESSAGE = "I/O operation on closed file."
+
+
+@contextlib.contextmanager
+def closed_file_finalizers_dropped():
+    """While building ipazc's MTCNN, drop the "I/O operation on closed file." ``ValueError`` that Python 3.13
+    reports from mtcnn's lz4 weight files (item 5 above); every other unraisable exception reaches the hook
+    that was there before, which is put back (after a garbage collection) on the way out."""
+    import gc
+
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        exc = unraisable.exc_value
+        if not (isinstance(exc, ValueError) and str(exc) == CLOSED_FILE_MESSAGE):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = previous
 
 
 # 4. nbval: a dead kernel fails its cell at once; a cell's output is capped -----------------------------------

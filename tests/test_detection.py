@@ -251,31 +251,3 @@ def test_nms_matches_torchvision_on_mtcnn_candidates(group):
     with pytest.raises(ValueError, match="iou_threshold"):
         cu.nms(boxes, np.ones(3), 1.5)
 
-
-def test_building_mtcnn_drops_only_the_closed_file_message():
-    """Python 3.13 reports three "I/O operation on closed file" errors from mtcnn's lz4 weight files while the
-    detector is built (stderr in every lesson's first detection): that one message is dropped, anything else
-    still reaches the hook, which is restored afterwards."""
-    import sys
-
-    from course_utils import detection
-
-    seen = []
-
-    class Finalizer:
-        def __init__(self, exc):
-            self.exc = exc
-
-        def __del__(self):
-            raise self.exc
-
-    before = sys.unraisablehook
-    sys.unraisablehook = lambda u: seen.append(str(u.exc_value))
-    try:
-        with detection.closed_file_finalizers_dropped():
-            Finalizer(ValueError("I/O operation on closed file."))
-            Finalizer(RuntimeError("a real problem"))
-        Finalizer(ValueError("I/O operation on closed file."))  # outside: reported as usual
-        assert seen == ["a real problem", "I/O operation on closed file."]
-    finally:
-        sys.unraisablehook = before
