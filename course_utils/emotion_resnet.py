@@ -44,12 +44,15 @@ def _out(n: int, k: int, stride: int, pad: int) -> int:
 
 
 def build_model(num_classes: int = 7, input_size: int = INPUT_SIZE, size: int = SIZE, flip_average: bool = True):
-    """The network with untrained weights (:func:`set_weights` fills them); see the module docstring."""
+    """The network with untrained weights (:func:`set_weights` fills them); see the module docstring.
+
+    One flat graph (no nested model, so :mod:`course_utils.keras_compat` reads its layers as saved): with
+    ``flip_average`` the same layers run on the face and on its mirror image."""
     keras = model_files.import_keras()
     layers = keras.layers
 
     face = keras.Input((input_size, input_size, 1), name="face")
-    body = _body(keras, num_classes, input_size, size)
+    body = _Body(keras, num_classes, size)
     if not flip_average:
         return keras.Model(face, body(face), name="emotion_resnet")
     mirrored = layers.Permute((1, 3, 2), name="to_width_last")(face)
@@ -60,38 +63,52 @@ def build_model(num_classes: int = 7, input_size: int = INPUT_SIZE, size: int = 
     return keras.Model(face, out, name="emotion_resnet_tta")
 
 
-def _body(keras, num_classes: int, input_size: int, size: int):
-    layers = keras.layers
-    inputs = keras.Input((input_size, input_size, 1), name="grey")
-    x = layers.Rescaling(255.0 / 256.0, name="to_dlib_scale")(inputs)
-    x = layers.Resizing(size, size, interpolation="bilinear", name="upscale")(x)
-    x = layers.Conv2D(32, 7, strides=2, padding="valid", name="stem")(x)
-    x = layers.ReLU(name="stem_relu")(x)
-    x = layers.MaxPooling2D(3, 2, padding="valid", name="stem_pool")(x)
-    n, channels = _out(_out(size, 7, 2, 0), 3, 2, 0), 32
-    for j, (filters, down) in enumerate(BLOCKS):
-        stride = 2 if down else 1
-        y = layers.Conv2D(filters, 3, strides=stride, padding="valid" if down else "same", name=f"b{j}_conv1")(x)
-        y = layers.ReLU(name=f"b{j}_relu1")(y)
-        y = layers.Conv2D(filters, 3, padding="same", name=f"b{j}_conv2")(y)
-        ny = _out(n, 3, 2, 0) if down else n
-        if down:
-            x = layers.AveragePooling2D(2, 2, padding="valid", name=f"b{j}_pool")(x)
-        nx = n // 2 if down else n
-        if channels != filters:
-            x = layers.Conv2D(filters, 1, use_bias=False, trainable=False, name=f"b{j}_widen",
-                              kernel_initializer=keras.initializers.Constant(
-                                  np.eye(channels, filters, dtype=np.float32).reshape(1, 1, channels, filters)))(x)
-        side = max(nx, ny)
-        if nx < side:
-            x = layers.ZeroPadding2D(((0, side - nx), (0, side - nx)), name=f"b{j}_pad_short")(x)
-        if ny < side:
-            y = layers.ZeroPadding2D(((0, side - ny), (0, side - ny)), name=f"b{j}_pad")(y)
-        x = layers.ReLU(name=f"b{j}_out")(layers.Add(name=f"b{j}_add")([x, y]))
-        n, channels = side, filters
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="emotion")(x)
-    return keras.Model(inputs, outputs, name="dlib_resnet_emotion")
+class _Body:
+    """dlib's ResNet and the head as layer objects made once; calling it on a tensor applies them (twice for
+    the mirror average: shared weights)."""
+
+    def __init__(self, keras, num_classes: int, size: int):
+        layers = keras.layers
+        self.layers, self.size = layers, size
+        self.scale = layers.Rescaling(255.0 / 256.0, name="to_dlib_scale")
+        self.resize = layers.Resizing(size, size, interpolation="bilinear", name="upscale")
+        self.stem = layers.Conv2D(32, 7, strides=2, padding="valid", name="stem")
+        self.stem_relu = layers.ReLU(name="stem_relu")
+        self.stem_pool = layers.MaxPooling2D(3, 2, padding="valid", name="stem_pool")
+        self.blocks, n, channels = [], _out(_out(size, 7, 2, 0), 3, 2, 0), 32
+        for j, (filters, down) in enumerate(BLOCKS):
+            block = {"conv1": layers.Conv2D(filters, 3, strides=2 if down else 1, padding="valid" if down else "same",
+                                            name=f"b{j}_conv1"),
+                     "relu1": layers.ReLU(name=f"b{j}_relu1"),
+                     "conv2": layers.Conv2D(filters, 3, padding="same", name=f"b{j}_conv2"),
+                     "add": layers.Add(name=f"b{j}_add"), "out": layers.ReLU(name=f"b{j}_out")}
+            ny, nx = (_out(n, 3, 2, 0), n // 2) if down else (n, n)
+            if down:
+                block["pool"] = layers.AveragePooling2D(2, 2, padding="valid", name=f"b{j}_pool")
+            if channels != filters:
+                block["widen"] = layers.Conv2D(filters, 1, use_bias=False, trainable=False, name=f"b{j}_widen",
+                                               kernel_initializer=keras.initializers.Constant(
+                                                   np.eye(channels, filters, dtype=np.float32).reshape(
+                                                       1, 1, channels, filters)))
+            side = max(nx, ny)
+            if nx < side:
+                block["pad_short"] = layers.ZeroPadding2D(((0, side - nx), (0, side - nx)), name=f"b{j}_pad_short")
+            if ny < side:
+                block["pad"] = layers.ZeroPadding2D(((0, side - ny), (0, side - ny)), name=f"b{j}_pad")
+            self.blocks.append(block)
+            n, channels = side, filters
+        self.pool = layers.GlobalAveragePooling2D(name="pool")
+        self.head = layers.Dense(num_classes, activation="softmax", name="emotion")
+
+    def __call__(self, x):
+        x = self.stem_pool(self.stem_relu(self.stem(self.resize(self.scale(x)))))
+        for b in self.blocks:
+            y = b["conv2"](b["relu1"](b["conv1"](x)))
+            for key in ("pool", "widen", "pad_short"):
+                x = b[key](x) if key in b else x
+            y = b["pad"](y) if "pad" in b else y
+            x = b["out"](b["add"]([x, y]))
+        return self.head(self.pool(x))
 
 
 def set_weights(model, convs, affines, mean_rgb, head_weight, head_bias) -> None:
@@ -100,8 +117,7 @@ def set_weights(model, convs, affines, mean_rgb, head_weight, head_bias) -> None
     ``convs``: 29 ``(weight OIHW, bias)`` pairs in dlib's file order (stem first); ``affines``: their
     29 ``(gamma, beta)``; ``mean_rgb``: dlib's input means; ``head_weight`` ``(classes, 256)`` and
     ``head_bias``: the PyTorch ``Linear`` head."""
-    body = model.get_layer("dlib_resnet_emotion") if any(
-        layer.name == "dlib_resnet_emotion" for layer in model.layers) else model
+    body = model
     if len(convs) != 1 + 2 * len(BLOCKS) or len(affines) != len(convs):
         raise ValueError(f"expected {1 + 2 * len(BLOCKS)} convolutions and affine layers, got {len(convs)}, "
                          f"{len(affines)}")

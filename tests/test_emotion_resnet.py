@@ -79,7 +79,7 @@ def test_the_network_without_the_mirror_is_the_plain_network(pair):
 
     script, net, model = pair
     plain = emotion_resnet.build_model(flip_average=False)
-    plain.set_weights(model.get_layer("dlib_resnet_emotion").get_weights())
+    plain.set_weights([w for layer in model.layers if layer.name != "mirror" for w in layer.get_weights()])
     faces = np.random.default_rng(2).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     np.testing.assert_allclose(plain.predict(faces[..., None] / 255.0, verbose=0),
                                script.predict(net, faces, 120, flip=False), atol=2e-4)
@@ -91,3 +91,18 @@ def test_wrong_layer_counts_are_refused():
     model = emotion_resnet.build_model(flip_average=False)
     with pytest.raises(ValueError, match="expected 29 convolutions"):
         emotion_resnet.set_weights(model, [], [], (0, 0, 0), np.zeros((7, 256)), np.zeros(7))
+
+
+def test_a_saved_network_is_rebuilt_by_code_as_on_another_keras_version(pair, tmp_path):
+    """keras_compat's route (Kaggle's older Keras cannot read a newer config.json): the side-car's builder makes
+    the same flat network, whose weights are read from the file layer by layer."""
+    import json
+
+    from course_utils import keras_compat, model_files
+
+    script, net, model = pair
+    path = model_files.save_model(model, tmp_path / "emotion.keras", list("abcdefg"), architecture={
+        "builder": "course_utils.emotion_resnet:build_model", "kwargs": {"size": 120}})
+    rebuilt = keras_compat.load_rebuilt(path, json.loads((tmp_path / "emotion.keras.json").read_text())["architecture"])
+    faces = np.random.default_rng(4).random((3, 48, 48, 1)).astype(np.float32)
+    np.testing.assert_allclose(rebuilt.predict(faces, verbose=0), model.predict(faces, verbose=0), atol=1e-6)
