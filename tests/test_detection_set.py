@@ -16,6 +16,7 @@ def scenes():
     return ds.build_set(seed=3, per_kind=2)
 
 
+@pytest.mark.slow
 def test_the_set_is_deterministic_and_its_boxes_lie_in_the_images(scenes):
     again = ds.build_set(seed=3, per_kind=2)
     assert [s.kind for s in scenes] == [k for k in ds.KINDS for _ in range(2)]

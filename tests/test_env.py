@@ -84,13 +84,13 @@ def test_unknown_public_name_is_an_attribute_error():
         cu.detect_face  # noqa: B018
 
 
-@pytest.mark.slow
 def _run_python(code: str, **environ: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env={**env, **environ})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("onednn", ["0", "1", None])
 def test_setup_silences_tensorflow_start_up_lines(onednn):
     # oneDNN on (forced, or the default on CPUs with AVX-512 VNNI) made absl print two lines per

@@ -175,6 +175,7 @@ BAD_CELL = ("fig, axes = plt.subplots(1, 7, figsize=(17.5, 2.5))\n"
             "for ax in axes: ax.set_title('surprise', fontsize=9); ax.set_axis_off()\nplt.show()")
 
 
+@pytest.mark.slow
 def test_nbval_fails_the_lesson_cell_whose_figure_is_unreadable_and_names_it(tmp_path):
     """The hook in notebooks/conftest.py, on a two-cell lesson under nbval (as ``course.py test`` runs them)."""
     folder = tmp_path / "notebooks"

@@ -314,6 +314,7 @@ def test_the_reference_run_is_cached_under_a_key_that_two_loads_share():
     assert first.reference_key() == second.reference_key()
 
 
+@pytest.mark.slow
 def test_a_second_bulk_run_reuses_the_cached_reference(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     home = authoring.find_homework("hw0_face_detection")

@@ -25,9 +25,15 @@ def _graded_by_content(homework, submission, **kwargs):
     return r
 
 
+@pytest.fixture(scope="module")
+def kit():
+    return grading.Kit.load(HW0)  # read once: each bulk run would read the course again (seconds each)
+
+
 @pytest.fixture()
-def submissions(tmp_path, monkeypatch):
+def submissions(tmp_path, monkeypatch, kit):
     monkeypatch.setattr(grading, "grade_submission", _graded_by_content)
+    monkeypatch.setattr(grading.Kit, "load", classmethod(lambda cls, home: kit))
     folder = tmp_path / "subs"
     folder.mkdir()
     for i, name in enumerate(STUDENTS):
