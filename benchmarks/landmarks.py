@@ -19,7 +19,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 
 import course_utils as cu  # noqa: E402
 from course_utils import landmarks as lm  # noqa: E402

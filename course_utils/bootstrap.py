@@ -26,7 +26,6 @@ import importlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import re
 import socket
 import subprocess

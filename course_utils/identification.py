@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
-from .detection import largest_face
 from .images import IMAGE_SUFFIXES, image_files, load_image, subfolders
 
 # What lesson 06 and hw3 read as ``ident.*`` (never what they read as ``cu.*``); other callers import the parts.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import course_utils as cu
-from course_utils import centerface, detection, face_finder
+from course_utils import centerface, face_finder
 from course_utils.detection import box_iou
 from course_utils.model_files import ModelFileError, ModelNotFoundError
 

@@ -61,7 +61,6 @@ def pair():
 
 
 def test_keras_network_gives_the_pytorch_probabilities_with_the_mirror_average(pair):
-    import torch
 
     script, net, model = pair
     faces = np.random.default_rng(1).integers(0, 256, (6, 48, 48), dtype=np.uint8)

@@ -2,7 +2,6 @@
 the platform routes (Kaggle: upload only; Colab: its own camera route), and the backend choice."""
 from __future__ import annotations
 
-import base64
 
 import cv2
 import numpy as np
