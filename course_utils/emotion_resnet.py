@@ -69,7 +69,6 @@ class _Body:
 
     def __init__(self, keras, num_classes: int, size: int):
         layers = keras.layers
-        self.layers, self.size = layers, size
         self.scale = layers.Rescaling(255.0 / 256.0, name="to_dlib_scale")
         self.resize = layers.Resizing(size, size, interpolation="bilinear", name="upscale")
         self.stem = layers.Conv2D(32, 7, strides=2, padding="valid", name="stem")
@@ -117,7 +116,6 @@ def set_weights(model, convs, affines, mean_rgb, head_weight, head_bias) -> None
     ``convs``: 29 ``(weight OIHW, bias)`` pairs in dlib's file order (stem first); ``affines``: their
     29 ``(gamma, beta)``; ``mean_rgb``: dlib's input means; ``head_weight`` ``(classes, 256)`` and
     ``head_bias``: the PyTorch ``Linear`` head."""
-    body = model
     if len(convs) != 1 + 2 * len(BLOCKS) or len(affines) != len(convs):
         raise ValueError(f"expected {1 + 2 * len(BLOCKS)} convolutions and affine layers, got {len(convs)}, "
                          f"{len(affines)}")
@@ -128,6 +126,6 @@ def set_weights(model, convs, affines, mean_rgb, head_weight, head_bias) -> None
         if i == 0:  # grey copied into RGB, minus the channel means: one input channel, the means in the bias
             b = b - np.einsum("oihw,i->o", w, np.asarray(mean_rgb, np.float64)) / 256.0
             w = w.sum(axis=1, keepdims=True)
-        body.get_layer(name).set_weights([w.transpose(2, 3, 1, 0).astype(np.float32), b.astype(np.float32)])
-    body.get_layer("emotion").set_weights([np.asarray(head_weight, np.float32).T,
+        model.get_layer(name).set_weights([w.transpose(2, 3, 1, 0).astype(np.float32), b.astype(np.float32)])
+    model.get_layer("emotion").set_weights([np.asarray(head_weight, np.float32).T,
                                            np.asarray(head_bias, np.float32)])
