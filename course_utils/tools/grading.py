@@ -251,14 +251,13 @@ def grade_folder(homework: str | Path | authoring.Homework, folder: str | Path, 
     total = time.perf_counter() - started
     _flag_duplicates(results)
     write_gradebook(results, out)
-    report = _bulk_report(home.name, results, box, shares, workers, total, shard)
-    atomic_write(shards.report_path(out) if shard else out.parent / "report.txt", report)
+    report_path = shards.report_path(out) if shard else out.parent / "report.txt"
+    atomic_write(report_path, _bulk_report(home.name, results, box, shares, workers, total, shard))
     if shard:
         shards.shard_record(out, home.name, shard, everyone, [r.student for r in results], skipped,
                             results.duplicates)
     if verbose:
-        _print_summary(results, workers, total, out, feedback_dir,
-                       shards.report_path(out) if shard else out.parent / "report.txt")
+        _print_summary(results, workers, total, out, feedback_dir, report_path)
     return results
 
 
